@@ -1,0 +1,3 @@
+from gfcli.cli import main
+
+main()

@@ -1,0 +1,12 @@
+"""The subcommands `gfcli --help` lists. A command is listed once it works."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register_all(app: typer.Typer) -> None:
+    from gfcli.commands import view
+
+    for module in (view,):
+        module.register(app)

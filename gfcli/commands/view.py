@@ -1,0 +1,165 @@
+"""`gfcli view`: convert, subset and print VCF/BCF and SAM/BAM/CRAM like bcftools/samtools view."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from gfcli.commands import options as opt
+
+HELP = """\
+View, convert and subset variants (VCF/BCF) or alignments (SAM/BAM/CRAM).
+
+Output text is that of [bold]bcftools view[/] for variants and [bold]samtools view[/] for
+alignments, so the header flags follow the tool of the input kind:
+variants [bold]-h[/] header only, [bold]-H[/] no header (header printed by default);
+alignments [bold]-h[/] include the header, [bold]-H[/] header only (no header by default).
+"""
+
+EPILOG = """\
+[bold]Examples[/]\n\n
+  gfcli view -r chr1:10000-20000 calls.vcf.gz\n\n
+  gfcli view -s NA12878,NA12891 -Oz -o trio.vcf.gz --write-index calls.bcf\n\n
+  gfcli view -@ 2 -O bam -o out.bam in.sam
+"""
+
+
+def view(
+    path: opt.InputPath = None,
+    output: opt.OutputPath = "-",
+    output_type: opt.OutputType = None,
+    header_flag: Annotated[
+        bool,
+        typer.Option(
+            "-h",
+            help="As in the reference tool of the input kind: variants, header only "
+            "(bcftools); alignments, include the header (samtools).",
+            rich_help_panel=opt.OUTPUT,
+        ),
+    ] = False,
+    other_header_flag: Annotated[
+        bool,
+        typer.Option(
+            "-H",
+            help="Variants: no header (bcftools). Alignments: header only (samtools).",
+            rich_help_panel=opt.OUTPUT,
+        ),
+    ] = False,
+    header_only: Annotated[
+        bool,
+        typer.Option("--header-only", help="Print the header only.", rich_help_panel=opt.OUTPUT),
+    ] = False,
+    no_header: Annotated[
+        bool,
+        typer.Option("--no-header", help="Print records without the header.",
+                     rich_help_panel=opt.OUTPUT),
+    ] = False,
+    with_header: Annotated[
+        bool,
+        typer.Option("--with-header", help="Print records with the header.",
+                     rich_help_panel=opt.OUTPUT),
+    ] = False,
+    count: Annotated[
+        bool,
+        typer.Option("-c", "--count", help="Print only the number of records.",
+                     rich_help_panel=opt.OUTPUT),
+    ] = False,
+    fields: Annotated[
+        Optional[str],
+        typer.Option(
+            "--fields",
+            help="Table outputs: extra INFO/FORMAT fields (variants) or tags (alignments), "
+            "comma-separated, e.g. INFO/DP,FMT/GT or NM,MD.",
+            rich_help_panel=opt.OUTPUT,
+            metavar="LIST",
+        ),
+    ] = None,
+    write_index: opt.WriteIndex = False,
+    no_version: opt.NoVersion = False,
+    regions: opt.Regions = None,
+    regions_file: opt.RegionsFile = None,
+    targets: opt.Targets = None,
+    targets_file: opt.TargetsFile = None,
+    samples: Annotated[
+        Optional[str],
+        typer.Option(
+            "-s",
+            "--samples",
+            help="Comma-separated samples to keep; '^' prefix excludes them.",
+            rich_help_panel=opt.SAMPLES,
+            metavar="LIST",
+        ),
+    ] = None,
+    samples_file: Annotated[
+        Optional[str],
+        typer.Option(
+            "-S",
+            "--samples-file",
+            help="File of sample names, one per line; '^' prefix excludes them.",
+            rich_help_panel=opt.SAMPLES,
+            metavar="FILE",
+        ),
+    ] = None,
+    no_update: Annotated[
+        bool,
+        typer.Option(
+            "-I",
+            "--no-update",
+            help="Do not recalculate INFO/AC and INFO/AN after subsetting samples.",
+            rich_help_panel=opt.SAMPLES,
+        ),
+    ] = False,
+    force_samples: Annotated[
+        bool,
+        typer.Option(
+            "--force-samples",
+            help="Only warn about unknown samples in -s/-S.",
+            rich_help_panel=opt.SAMPLES,
+        ),
+    ] = False,
+    reference: opt.Reference = None,
+    threads: opt.Threads = 1,
+    progress: opt.ProgressBar = None,
+) -> None:
+    from gfcli.engine.view import ViewRequest, run_view
+
+    run_view(
+        ViewRequest(
+            input=path,
+            output=output,
+            output_type=output_type,
+            header_flag=header_flag,
+            other_header_flag=other_header_flag,
+            header_only=header_only,
+            no_header=no_header,
+            with_header=with_header,
+            count=count,
+            fields=fields,
+            write_index=write_index,
+            no_version=no_version,
+            regions=regions,
+            regions_file=regions_file,
+            targets=targets,
+            targets_file=targets_file,
+            samples=samples,
+            samples_file=samples_file,
+            no_update=no_update,
+            force_samples=force_samples,
+            reference=reference,
+            threads=threads,
+            progress=progress,
+            argv=sys.argv[1:],
+        )
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command(
+        "view",
+        help=HELP,
+        short_help="View, convert and subset VCF/BCF and SAM/BAM/CRAM (bcftools/samtools view).",
+        epilog=EPILOG,
+        no_args_is_help=False,
+    )(view)
