@@ -1,0 +1,216 @@
+"""`gfcli view`: plan the chunks, run the kind-specific formatter over them, write in order.
+
+The kind-specific parts (variants in `gfcli.engine.variants.view`, alignments in
+`gfcli.engine.alignments.view`) build a `ViewPlan`: a picklable formatter that turns a chunk
+into uncompressed output bytes, the chunks, and the output type. This module owns what is
+common: the runner (`-@`), BGZF compression of chunk payloads in the workers, the ordered
+write to an atomic output, counting, progress and indexing the result.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from gfcli.engine import sniff
+from gfcli.engine.chunks import STREAM, Chunk
+from gfcli.engine.errors import UsageError
+from gfcli.engine.execute import make_runner
+from gfcli.engine.progress import progress_for
+from gfcli.engine.sinks import AtomicOutput, OutputType
+from gfcli.engine.source import Input, open_input, require_format
+
+
+@dataclass
+class ViewRequest:
+    """Everything `gfcli view` was asked, independent of the input kind."""
+
+    input: str | None = None
+    output: str = "-"
+    output_type: str | None = None
+    header_flag: bool = False  # -h, meaning depends on the input kind
+    other_header_flag: bool = False  # -H, likewise
+    header_only: bool = False
+    no_header: bool = False
+    with_header: bool = False
+    count: bool = False
+    fields: str | None = None
+    write_index: bool = False
+    no_version: bool = False
+    regions: str | None = None
+    regions_file: str | None = None
+    targets: str | None = None
+    targets_file: str | None = None
+    samples: str | None = None
+    samples_file: str | None = None
+    no_update: bool = False
+    force_samples: bool = False
+    reference: str | None = None
+    threads: int = 1
+    progress: bool | None = None
+    argv: list[str] = field(default_factory=list)
+
+
+class ChunkFormatter(Protocol):
+    """Turns chunks of the input into output bytes; pickled to worker processes."""
+
+    def header_payload(self) -> bytes:
+        """The output's header, uncompressed (b'' when the output has none)."""
+        ...
+
+    def iter_payloads(self, chunk: Chunk) -> Iterator[bytes]:
+        """The chunk's records as uncompressed output bytes, in batches, in input order."""
+        ...
+
+    def count(self, chunk: Chunk) -> int:
+        """How many records the chunk would output."""
+        ...
+
+
+class DirectWriter(Protocol):
+    """For outputs written by one writer (CRAM, Arrow/Parquet tables): no byte stitching."""
+
+    def write(self, path: str, chunks: list[Chunk], runner_threads: int) -> None: ...
+
+
+@dataclass
+class ViewPlan:
+    formatter: ChunkFormatter
+    chunks: list[Chunk]
+    output: OutputType
+    bgzf: bool  # compress payloads as BGZF blocks
+    level: int | None = None  # BGZF compression level; 0 for uncompressed BCF/BAM
+    header: bool = True  # write the header
+    records: bool = True  # write the records
+    direct: DirectWriter | None = None
+    index_kind: str | None = None  # what --write-index makes: "csi", "tbi", "bai", "crai"
+    input: Input | None = None
+
+
+@dataclass(frozen=True)
+class _PayloadTask:
+    """Worker side: one chunk to (optionally compressed) output bytes."""
+
+    formatter: ChunkFormatter
+    bgzf: bool
+    level: int | None
+
+    def __call__(self, chunk: Chunk) -> bytes:
+        data = b"".join(self.formatter.iter_payloads(chunk))
+        if self.bgzf:
+            from gfcli.engine.bgzf import compress_payload
+
+            return compress_payload(data, self.level)
+        return data
+
+
+@dataclass(frozen=True)
+class _CountTask:
+    formatter: ChunkFormatter
+
+    def __call__(self, chunk: Chunk) -> int:
+        return self.formatter.count(chunk)
+
+
+def run_view(req: ViewRequest) -> None:
+    inp = open_input(req.input)
+    require_format(
+        inp, sniff.VARIANT_FORMATS | sniff.ALIGNMENT_FORMATS, "VCF, BCF, SAM, BAM or CRAM"
+    )
+    if inp.is_variants:
+        from gfcli.engine.variants.view import make_view_plan
+    else:
+        from gfcli.engine.alignments.view import make_view_plan
+    plan = make_view_plan(req, inp)
+    if req.count:
+        _run_count(plan, req)
+        return
+    with AtomicOutput(req.output) as out:
+        if plan.direct is not None:
+            plan.direct.write(out.path, plan.chunks, req.threads)
+        else:
+            _write_stitched(plan, req, out)
+    if req.write_index:
+        _write_index(plan, req)
+
+
+def _run_count(plan: ViewPlan, req: ViewRequest) -> None:
+    total = 0
+    with make_runner(req.threads if _parallel(plan) else 1) as runner:
+        for n in runner.map(_CountTask(plan.formatter), plan.chunks):
+            total += n
+    with AtomicOutput(req.output) as out:
+        _write_text(out, f"{total}\n".encode())
+
+
+def _write_text(out: AtomicOutput, data: bytes) -> None:
+    if out.is_stdout:
+        _stdout_write(data)
+    else:
+        with open(out.path, "wb") as handle:
+            handle.write(data)
+
+
+def _stdout_write(data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(1, view)
+        view = view[written:]
+
+
+def _parallel(plan: ViewPlan) -> bool:
+    return not (len(plan.chunks) == 1 and plan.chunks[0].kind == STREAM)
+
+
+def _write_stitched(plan: ViewPlan, req: ViewRequest, out: AtomicOutput) -> None:
+    from gfcli.engine.bgzf import EOF_BLOCK, compress_payload
+
+    fd = 1 if out.is_stdout else os.open(out.path, os.O_WRONLY | os.O_TRUNC)
+    write = _stdout_write if fd == 1 else (lambda data: _write_all(fd, data))
+    try:
+        if plan.header:
+            header = plan.formatter.header_payload()
+            if header:
+                write(compress_payload(header, plan.level) if plan.bgzf else header)
+        if plan.records:
+            if _parallel(plan):
+                task = _PayloadTask(plan.formatter, plan.bgzf, plan.level)
+                total = sum(c.compressed_bytes for c in plan.chunks)
+                with progress_for(req.progress, total, "view") as advance, make_runner(
+                    req.threads
+                ) as runner:
+                    for chunk, data in zip(plan.chunks, runner.map(task, plan.chunks)):
+                        write(data)
+                        advance(chunk.compressed_bytes)
+            else:
+                for data in plan.formatter.iter_payloads(plan.chunks[0]):
+                    write(compress_payload(data, plan.level) if plan.bgzf else data)
+        if plan.bgzf:
+            write(EOF_BLOCK)
+    finally:
+        if fd != 1:
+            os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _write_index(plan: ViewPlan, req: ViewRequest) -> None:
+    if req.output in ("-", "") or plan.index_kind is None:
+        raise UsageError("--write-index needs a compressed output file named with -o")
+    import pysam
+
+    if plan.index_kind in ("bai", "crai") or (plan.index_kind == "csi" and plan.output.kind in (
+        "bam",
+    )):
+        args = ["-c"] if plan.index_kind == "csi" else []
+        pysam.samtools.index(*args, req.output, catch_stdout=False)
+    else:
+        args = ["-t"] if plan.index_kind == "tbi" else ["-c"]
+        pysam.bcftools.index("-f", *args, req.output, catch_stdout=False)
