@@ -27,7 +27,7 @@ from gfcli.engine.regions import Region
 # Compressed bytes per chunk: large enough that per-chunk costs (opening the file in a
 # worker, seeking, returning the result) vanish, small enough to balance two workers and
 # keep memory per chunk in the tens of MB.
-TARGET_CHUNK_BYTES = 4 << 20
+TARGET_CHUNK_BYTES = int(os.environ.get("GFCLI_CHUNK_BYTES", 4 << 20))
 
 OFFSETS = "offsets"
 REGION = "region"
@@ -95,8 +95,11 @@ def normalise_voffset(handle, voffset: int) -> int:
     return voffset
 
 
-def plan_offset_chunks(path: str, index: IndexSummary, target: int = TARGET_CHUNK_BYTES) -> list[Chunk]:
+def plan_offset_chunks(
+    path: str, index: IndexSummary, target: int | None = None
+) -> list[Chunk]:
     """Cut an indexed file into record-aligned offset ranges of about `target` compressed bytes."""
+    target = target or TARGET_CHUNK_BYTES
     candidates = index.all_offsets()
     file_size = os.path.getsize(path)
     cuts: list[int] = []
@@ -119,12 +122,13 @@ def plan_offset_chunks(path: str, index: IndexSummary, target: int = TARGET_CHUN
     return chunks
 
 
-def plan_text_chunks(path: str, target: int = TARGET_CHUNK_BYTES) -> list[Chunk]:
+def plan_text_chunks(path: str, target: int | None = None) -> list[Chunk]:
     """Cut BGZF-compressed text (VCF.gz, SAM.gz) without an index at line starts.
 
     Every `target` compressed bytes, find a block that contains a newline and cut just
     after it; a block wholly inside one very long line offers no cut and is skipped.
     """
+    target = target or TARGET_CHUNK_BYTES
     file_size = os.path.getsize(path)
     cuts: list[int] = []
     with open(path, "rb") as handle:

@@ -181,7 +181,7 @@ def _write_stitched(plan: ViewPlan, req: ViewRequest, out: AtomicOutput) -> None
                 with progress_for(req.progress, total, "view") as advance, make_runner(
                     req.threads
                 ) as runner:
-                    for chunk, data in zip(plan.chunks, runner.map(task, plan.chunks)):
+                    for chunk, data in zip(plan.chunks, runner.map(task, plan.chunks), strict=True):
                         write(data)
                         advance(chunk.compressed_bytes)
             else:
