@@ -26,7 +26,8 @@ def test_help_lists_view(script_runner):
 def test_cli_import_is_light():
     code = (
         "import sys, gfcli.cli; "
-        "heavy = [m for m in ('numba', 'pyarrow', 'pysam', 'cyvcf2', 'numpy') if m in sys.modules]; "
+        "heavy = [m for m in ('numba', 'pyarrow', 'pysam', 'cyvcf2', 'numpy') "
+        "if m in sys.modules]; "
         "print(','.join(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

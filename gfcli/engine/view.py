@@ -205,6 +205,7 @@ def _write_index(plan: ViewPlan, req: ViewRequest) -> None:
     if req.output in ("-", "") or plan.index_kind is None:
         raise UsageError("--write-index needs a compressed output file named with -o")
     import pysam
+    from pysam import bcftools
 
     if plan.index_kind in ("bai", "crai") or (plan.index_kind == "csi" and plan.output.kind in (
         "bam",
@@ -213,4 +214,4 @@ def _write_index(plan: ViewPlan, req: ViewRequest) -> None:
         pysam.samtools.index(*args, req.output, catch_stdout=False)
     else:
         args = ["-t"] if plan.index_kind == "tbi" else ["-c"]
-        pysam.bcftools.index("-f", *args, req.output, catch_stdout=False)
+        bcftools.index("-f", *args, req.output, catch_stdout=False)
