@@ -11,8 +11,12 @@ import errno
 import os
 import sys
 
-import click
 import typer
+
+try:  # typer >= 0.16 vendors click; older releases use the click package
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover
+    from click import exceptions as click_exceptions
 
 from gfcli import __version__
 from gfcli.commands import registry
@@ -119,18 +123,17 @@ def main(argv: list[str] | None = None) -> None:
         result = app(args=argv, prog_name="gfcli", standalone_mode=False)
         if isinstance(result, int):
             code = result
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         code = exc.exit_code
-    except click.exceptions.ClickException as exc:
+    except click_exceptions.ClickException as exc:
         # Bad usage: unknown option, missing argument, invalid value.
         ctx = getattr(exc, "ctx", None)
         if ctx is not None and ctx.command_path:
             command = ctx.command_path.split(" ", 1)
             if len(command) == 2:
                 _state["command"] = command[1]
-        _report(exc.format_message())
-        if ctx is not None:
-            sys.stderr.write(f"Try '{ctx.command_path} --help' for help.\n")
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        _report(exc.format_message() + hint)
         code = exc.exit_code if exc.exit_code else EXIT_USAGE
     except GfcliError as exc:
         if _debug_enabled():
@@ -142,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         _quiet_stdout()
         code = EXIT_BROKEN_PIPE
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except (KeyboardInterrupt, typer.Abort):
         code = EXIT_INTERRUPTED
     except OSError as exc:
         if exc.errno == errno.EPIPE:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -15,7 +15,7 @@ PERFORMANCE = "Performance"
 GENERAL = "General"
 
 InputPath = Annotated[
-    Optional[str],
+    str | None,
     typer.Argument(
         help="Input file (format sniffed from its bytes), '-' for stdin, or an htslib URL.",
         show_default=False,
@@ -23,7 +23,7 @@ InputPath = Annotated[
     ),
 ]
 Reference = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--reference",
         "--fasta-ref",
@@ -44,7 +44,7 @@ OutputPath = Annotated[
     ),
 ]
 OutputType = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "-O",
         "--output-type",
@@ -72,7 +72,7 @@ NoVersion = Annotated[
     ),
 ]
 Regions = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "-r",
         "--regions",
@@ -83,7 +83,7 @@ Regions = Annotated[
     ),
 ]
 RegionsFile = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "-R",
         "--regions-file",
@@ -95,7 +95,7 @@ RegionsFile = Annotated[
     ),
 ]
 Targets = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "-t",
         "--targets",
@@ -106,7 +106,7 @@ Targets = Annotated[
     ),
 ]
 TargetsFile = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "-T",
         "--targets-file",
@@ -129,7 +129,7 @@ Threads = Annotated[
     ),
 ]
 ProgressBar = Annotated[
-    Optional[bool],
+    bool | None,
     typer.Option(
         "--progress/--no-progress",
         help="Progress bar on stderr (default: only when stderr is a terminal).",

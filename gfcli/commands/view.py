@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -67,7 +67,7 @@ def view(
                      rich_help_panel=opt.OUTPUT),
     ] = False,
     fields: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             "--fields",
             help="Table outputs: extra INFO/FORMAT fields (variants) or tags (alignments), "
@@ -83,7 +83,7 @@ def view(
     targets: opt.Targets = None,
     targets_file: opt.TargetsFile = None,
     samples: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             "-s",
             "--samples",
@@ -93,7 +93,7 @@ def view(
         ),
     ] = None,
     samples_file: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             "-S",
             "--samples-file",
