@@ -8,26 +8,28 @@ from typing import Annotated
 import typer
 
 from gfcli.commands import options as opt
+from gfcli.commands.helpfmt import add_command
 
 HELP = """\
 View, convert and subset variants (VCF/BCF) or alignments (SAM/BAM/CRAM).
 
-Output text is that of [bold]bcftools view[/] for variants and [bold]samtools view[/] for
-alignments, so the header flags follow the tool of the input kind:
-variants [bold]-h[/] header only, [bold]-H[/] no header (header printed by default);
-alignments [bold]-h[/] include the header, [bold]-H[/] header only (no header by default).
+Output is that of bcftools view for variants and samtools view for alignments, so the
+header flags follow the tool of the input kind: for variants -h prints the header only
+and -H suppresses it (the header is printed by default); for alignments -h includes the
+header and -H prints it alone (SAM text has no header by default).
 """
 
-EPILOG = """\
-[bold]Examples[/]\n\n
-  gfcli view -r chr1:10000-20000 calls.vcf.gz\n\n
-  gfcli view -s NA12878,NA12891 -Oz -o trio.vcf.gz --write-index calls.bcf\n\n
-  gfcli view -@ 2 -O bam -o out.bam in.sam
+EXAMPLES = """\
+Examples:
+  gfcli view -r chr1:10000-20000 calls.vcf.gz
+  gfcli view -s NA12878,NA12891 -Oz -o trio.vcf.gz --write-index calls.bcf
+  gfcli view -@ 2 -o out.bam in.sam
 """
 
 
 def view(
     path: opt.InputPath = None,
+    reference: opt.Reference = None,
     output: opt.OutputPath = "-",
     output_type: opt.OutputType = None,
     header_flag: Annotated[
@@ -119,7 +121,6 @@ def view(
             rich_help_panel=opt.SAMPLES,
         ),
     ] = False,
-    reference: opt.Reference = None,
     threads: opt.Threads = 1,
     progress: opt.ProgressBar = None,
 ) -> None:
@@ -156,10 +157,11 @@ def view(
 
 
 def register(app: typer.Typer) -> None:
-    app.command(
-        "view",
-        help=HELP,
-        short_help="View, convert and subset VCF/BCF and SAM/BAM/CRAM (bcftools/samtools view).",
-        epilog=EPILOG,
-        no_args_is_help=False,
-    )(view)
+    add_command(
+        app,
+        view,
+        name="view",
+        summary="View, convert and subset VCF/BCF and SAM/BAM/CRAM (bcftools/samtools view).",
+        description=HELP,
+        examples=EXAMPLES,
+    )
