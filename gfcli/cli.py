@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import sys
 
 import typer
@@ -114,8 +115,17 @@ def _quiet_stdout() -> None:
         pass
 
 
+class _Terminated(BaseException):
+    """SIGTERM (a workflow manager cancelling a job): unwind so temp files are removed."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `gfcli` console script."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
     if "--debug" in (argv if argv is not None else sys.argv[1:]):
         _state["debug"] = True
     code = 0
@@ -147,6 +157,8 @@ def main(argv: list[str] | None = None) -> None:
         code = EXIT_BROKEN_PIPE
     except (KeyboardInterrupt, typer.Abort):
         code = EXIT_INTERRUPTED
+    except _Terminated:
+        code = 128 + signal.SIGTERM
     except OSError as exc:
         if exc.errno == errno.EPIPE:
             _quiet_stdout()
