@@ -307,10 +307,13 @@ class VariantEvaluator:
         idx = node.index
         if idx is not None and idx.single:
             i = idx.items[0]
-            if i >= vals.shape[1]:
-                return NumV(np.full((n, 1), np.nan), np.zeros(n, dtype=np.int32))
-            v = vals[:, i : i + 1].copy()
-            present = (i < length) & ~np.isnan(v[:, 0])
+            v = np.full((n, 1), np.nan)
+            if i < vals.shape[1]:
+                v[:, 0] = vals[:, i]
+            # bcftools returns the only value of a one-value INFO vector whatever the index.
+            one = length == 1
+            v[one, 0] = vals[one, 0]
+            present = ((i < length) | one) & ~np.isnan(v[:, 0])
             return NumV(v, present.astype(np.int32))
         if node.type == "Integer":
             # bcftools does not convert missing integers inside INFO vectors.

@@ -130,10 +130,11 @@ class VariantChecker:
         if is_fmt and sub is not None and ":" in sub:
             pass
         if name.upper() in COMPUTED and name.upper() == name.upper().lstrip("%"):
-            index = parse_index(sub, node) if sub is not None else None
-            if index is not None and ":" in (sub or ""):
+            if sub is not None and ":" in sub:
                 raise _err("sample subscripts need a FORMAT tag", node)
-            return Col(name.upper(), index, pos=node.pos)
+            index = parse_index(sub, node) if sub is not None else None
+            # bcftools 1.24 ignores subscripts on the computed AC/AN/AF/MAC/MAF/ILEN values.
+            return Col(name.upper(), index if name.upper() == "ALT" else None, pos=node.pos)
         if name.upper() == "%ILEN":
             return Col("ILEN", pos=node.pos)
         try:
@@ -303,6 +304,8 @@ class VariantChecker:
         for a, b in ((node.left, node.right), (node.right, node.left)):
             t = self.ident(a) if isinstance(a, Ident) else a
             sides.append((t, b))
+        if isinstance(sides[1][0], Col) and sides[1][0].name == "TYPE":
+            raise _err("TYPE must be on the left of the comparison", node)
         for target, other in sides:
             if isinstance(target, Col) and target.name in ("TYPE", "FILTER") or \
                     isinstance(target, Genotype):
