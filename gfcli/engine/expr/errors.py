@@ -11,6 +11,10 @@ from gfcli.engine.errors import UsageError
 def suggest(word: str, candidates: Iterable[str]) -> str | None:
     """The closest candidate to `word` (case-insensitive), for 'did you mean' hints."""
     pool = {c.upper(): c for c in candidates}
+    # A known name that the word starts with (flag.duplicate -> dup) beats fuzzy matching.
+    prefixes = [c for c in pool if len(c) >= 3 and word.upper().startswith(c)]
+    if prefixes:
+        return pool[max(prefixes, key=len)]
     hits = difflib.get_close_matches(word.upper(), list(pool), n=1, cutoff=0.6)
     return pool[hits[0]] if hits else None
 

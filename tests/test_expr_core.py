@@ -1,0 +1,101 @@
+"""Parser, errors, plans and help of the expression language (no reference tool needed)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from gfcli.engine.errors import UsageError
+from gfcli.engine.expr import HELP_EXPR, ExprError, TagDef, VariantSchema, compile_expr, parse
+from gfcli.engine.expr.ast import Binary, Num
+
+SCHEMA = VariantSchema(
+    info={"DP": TagDef("DP", "1", "Integer"), "AF": TagDef("AF", "A", "Float")},
+    fmt={"GQ": TagDef("GQ", "1", "Integer"), "GT": TagDef("GT", "1", "String")},
+    filters=("PASS", "q10"), samples=("A", "B"), contigs=("chr1",),
+)
+
+
+def test_bcftools_precedence_groups_right():
+    tree = parse("10-3-2", "variants")
+    assert isinstance(tree, Binary) and tree.op == "-"
+    assert isinstance(tree.left, Num) and tree.left.value == 10
+    assert isinstance(tree.right, Binary) and tree.right.op == "-"
+
+
+def test_samtools_comparisons_recurse_right():
+    tree = parse("1<2<3", "reads")
+    assert tree.op == "<" and isinstance(tree.right, Binary) and tree.right.op == "<"
+
+
+def test_error_is_usage_error_with_caret_and_suggestion():
+    with pytest.raises(ExprError) as ei:
+        compile_expr("QUAL>3 && INFO/DPP>1", schema=SCHEMA)
+    err = ei.value
+    assert isinstance(err, UsageError) and err.exit_code == 2
+    text = str(err)
+    assert "did you mean DP?" in text
+    line, caret = text.splitlines()[-2:]
+    assert caret.index("^") == line.index("INFO/DPP")
+
+
+def test_unbalanced_parenthesis_points_at_it():
+    with pytest.raises(ExprError) as ei:
+        compile_expr("(QUAL>3 && INFO/DP>1", schema=SCHEMA)
+    assert "parenthesis" in str(ei.value)
+    assert str(ei.value).splitlines()[-1].endswith("  ^")
+
+
+def test_flag_name_suggestion():
+    with pytest.raises(ExprError) as ei:
+        compile_expr("!flag.duplicate", "reads")
+    assert "did you mean 'dup'?" in str(ei.value)
+
+
+def test_type_mismatch():
+    with pytest.raises(ExprError, match="type mismatch"):
+        compile_expr('QUAL>"abc"', schema=SCHEMA)
+
+
+def test_explain_shows_four_stages():
+    cx = compile_expr('CHROM=="chr1" && POS>=100 && POS<200 && QUAL>30 && INFO/DP>10 && '
+                      "FMT/GQ>20", schema=SCHEMA)
+    text = cx.explain()
+    for stage in ("1. region pushdown: chr1:100-199", "2. raw prefilters", "3. projection",
+                  "4. batch evaluation"):
+        assert stage in text
+    assert cx.plan.projection == {"CHROM", "POS", "QUAL", "INFO/DP", "FMT/GQ"}
+    assert [str(r) for r in cx.plan.regions] == ["chr1:100-199"]
+
+
+def test_site_only_plan_skips_format():
+    cx = compile_expr("QUAL>30 && INFO/DP>10", schema=SCHEMA)
+    assert "FORMAT/genotypes not parsed" in cx.explain()
+    assert not cx.plan.residual
+
+
+def test_same_sample_conjunction_stays_together():
+    cx = compile_expr('FMT/GQ>20 & GT="het"', schema=SCHEMA)
+    assert len(cx.plan.residual) == 1 and not cx.plan.prefilters
+
+
+def test_read_plan():
+    cx = compile_expr('rname=="chr2" && mapq>=30 && !flag.dup && [NM]<3', "reads")
+    assert [str(r) for r in cx.plan.regions] == ["chr2"]
+    assert len(cx.plan.prefilters) == 3
+    assert "[NM]" in cx.plan.projection
+
+
+def test_help_text():
+    for word in ("N_PASS", "flag.dup", "meanq", "ALL(", "--explain"):
+        assert word in HELP_EXPR
+
+
+def test_import_is_light():
+    code = ("import sys, gfcli.engine.expr; "
+            "print('numba' in sys.modules, 'pysam' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["False", "False"]
