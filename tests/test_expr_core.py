@@ -99,3 +99,23 @@ def test_import_is_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
     assert out == ["False", "False"]
+
+
+def test_fastq_fields():
+    import numpy as np
+
+    from gfcli.engine.expr.batch import FastqBatch
+
+    def obj(values):
+        out = np.empty(len(values), dtype=object)
+        out[:] = values
+        return out
+
+    batch = FastqBatch(n=3, name=obj(["a", "b", "c"]), seq=obj(["ACGTN", "GGCC", "AT"]),
+                       qual=obj(["IIIII", "####", "II"]))
+    keep = compile_expr("length>=4 && meanq>=20 && n_count==0", "fastq").select(batch)
+    assert keep.tolist() == [False, False, False]
+    assert compile_expr("gc==1 || name=~\"^c\"", "fastq").select(batch).tolist() == \
+        [False, True, True]
+    assert compile_expr("n_count>0", "fastq", exclude=True).select(batch).tolist() == \
+        [False, True, True]
