@@ -166,6 +166,7 @@ class AlignmentFormatter:
     targets: TargetFilter | None = None
     raw: bool = False  # BAM input, BAM output: copy record bytes
     stream_key: tuple | None = None  # the parent's already open stream, if any
+    header_lines: int = 0  # SAM text: header lines before the first record
     _bam_header: bytes | None = field(default=None, repr=False)
 
     # ---- the protocol
@@ -270,10 +271,28 @@ class AlignmentFormatter:
             where = f"after record {n}" if chunk.kind == STREAM else (
                 f"chunk {chunk.ordinal}, after record {n} of the chunk")
             text = str(exc) or type(exc).__name__
-            if self.fmt == sniff.SAM:
-                text = "malformed SAM record" if "truncated" in text else text
-                raise DataError(f"record {n + 1}: {text}", path=self.display) from None
+            if self.fmt == sniff.SAM and chunk.kind == STREAM:
+                # htslib says only "truncated file"; name the line and show its start.
+                line = self.header_lines + n + 1
+                raise DataError(f"malformed SAM record{self._line_preview(line)}",
+                                path=self.display, line=line) from None
             raise DataError(f"{text} ({where})", path=self.display) from None
+
+    def _line_preview(self, line: int) -> str:
+        if self.display == "stdin" or self.path.startswith(("http", "s3:", "gs:")):
+            return ""
+        try:
+            with open(self.path, "rb") as handle:
+                if self.path.endswith(".gz") or handle.read(2) == b"\x1f\x8b":
+                    return ""
+                handle.seek(0)
+                for number, text in enumerate(handle, 1):
+                    if number == line:
+                        shown = text.rstrip(b"\r\n").decode(errors="replace")
+                        return f": '{shown[:60]}{'...' if len(shown) > 60 else ''}'"
+        except OSError:
+            pass
+        return ""
 
     @staticmethod
     def _batches(records: Iterator[Any]) -> Iterator[list[Any]]:
@@ -329,11 +348,7 @@ class AlignmentFormatter:
             handle = _FILES.pop(self.stream_key, None)
             if handle is not None:
                 handle.close()  # opened for the header; the bytes are read raw instead
-        if self.path == "-":
-            source = os.fdopen(os.dup(0), "rb")
-        else:
-            source = open(self.path, "rb")
-        with source:
+        with open(self.path, "rb") as source:
             yield from rawbam.stream_records(source, self.display)
 
 
@@ -390,6 +405,7 @@ class CramWriter:
     formatter: AlignmentFormatter
     reference: str | None
     records: bool
+    target_name: str = "-"
 
     def write(self, path: str, chunks: list[Chunk], runner_threads: int) -> None:
         import pysam
@@ -397,8 +413,8 @@ class CramWriter:
         kwargs: dict[str, Any] = {}
         if self.reference:
             kwargs["reference_filename"] = self.reference
-        if runner_threads > 1:
-            kwargs["threads"] = runner_threads
+        # No htslib threads: their CRAM 3.1 codec trials depend on timing, and -@ N must
+        # give the bytes of -@ 1.
         header = pysam.AlignmentHeader.from_text(self.formatter.header_text)
         try:
             out = pysam.AlignmentFile(path, "wc", header=header, **kwargs)
@@ -413,6 +429,17 @@ class CramWriter:
             raise DataError(f"cannot write CRAM: {exc}") from None
         finally:
             out.close()
+        if path != "-":
+            self._set_file_id(path)
+
+    def _set_file_id(self, path: str) -> None:
+        # htslib stores the first 20 bytes of the name it was given as the CRAM file ID;
+        # writing through a temp file must not make that name (and the bytes) random.
+        file_id = self.target_name.encode()[:20].ljust(20, b"\0")
+        with open(path, "r+b") as handle:
+            if handle.read(4) == b"CRAM":
+                handle.seek(6)
+                handle.write(file_id)
 
 
 # --------------------------------------------------------------------------- planning
@@ -553,6 +580,7 @@ def make_view_plan(req: ViewRequest, inp: Input) -> ViewPlan:
     handle = _open_uncached(path, req.reference, inp.format, count_fields)
     header = handle.header
     header_text = str(header)
+    input_header_lines = header_text.count("\n")
     stream_key: tuple | None = None
     if inp.is_stdin:
         stream_key = ("stream", os.getpid(), path)
@@ -585,8 +613,10 @@ def make_view_plan(req: ViewRequest, inp: Input) -> ViewPlan:
         reference=req.reference,
         index=inp.index,
         targets=targets,
-        raw=inp.format == sniff.BAM and out.kind == sinks.BAM_OUT,
+        # stdin was consumed by the header read, so it goes through htslib instead.
+        raw=inp.format == sniff.BAM and out.kind == sinks.BAM_OUT and not inp.is_stdin,
         stream_key=stream_key,
+        header_lines=input_header_lines,
     )
     if out.kind == sinks.SAM_TEXT:
         with_header = (req.header_flag or req.with_header or header_only) and not req.no_header
@@ -596,7 +626,8 @@ def make_view_plan(req: ViewRequest, inp: Input) -> ViewPlan:
         return ViewPlan(formatter, chunks, out, bgzf=True, level=out.level, header=True,
                         records=not header_only, index_kind="csi", input=inp)
     if out.kind == sinks.CRAM_OUT:
-        writer = CramWriter(formatter, req.reference, records=not header_only)
+        writer = CramWriter(formatter, req.reference, records=not header_only,
+                            target_name=req.output)
         return ViewPlan(formatter, chunks, out, bgzf=False, direct=writer, index_kind="crai",
                         input=inp)
     if out.kind in sinks.TABLE_TYPES:
