@@ -6,7 +6,7 @@ import typer
 
 
 def register_all(app: typer.Typer) -> None:
-    from gfcli.commands import view
+    from gfcli.commands import flagstat, view
 
-    for module in (view,):
+    for module in (view, flagstat):
         module.register(app)
