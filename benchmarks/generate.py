@@ -14,8 +14,9 @@ Writes into OUT/PROFILE/ (default benchmarks/data/PROFILE/):
     manifest.json                   parameters, file names, sizes and query regions
 
 Same seed and parameters, same bytes. Text is built column-wise with numpy (textcols.py) and
-compressed with our own BGZF writer; sorting, BCF conversion and indexing use pysam's bundled
-samtools/bcftools (htslib 1.24 everywhere, so outputs do not depend on the system tools).
+compressed with our own BGZF writer; sorting, BCF conversion and indexing use the system
+samtools/bcftools when installed (faster), else pysam's bundled ones; the manifest records
+which (the BAM and BCF bytes depend on the htslib version).
 The functions are importable: scripts/make_examples.py builds gfcli's bundled examples with
 them.
 """
@@ -23,8 +24,11 @@ them.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
+import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -32,6 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -213,7 +218,7 @@ class Genotypes:
     phased: np.ndarray  # (S,) bool
     dp: np.ndarray  # (S, N)
     gq: np.ndarray  # (S, N)
-    ad: np.ndarray  # (S, N, 4)
+    second: np.ndarray  # (S, N) reads of the second allele; the first has dp - second
     truncated: np.ndarray  # (S, N) bool: missing cells written as "./." alone
 
 
@@ -221,60 +226,42 @@ def simulate_genotypes(rng: np.random.Generator, freq: np.ndarray, n_alt: np.nda
                        samples: int) -> Genotypes:
     n = freq.shape[0]
     # Allele j+1 when the draw passes 1 - sum(freq) + freq[0] + ... + freq[j-1].
-    ref_share = 1.0 - freq.sum(axis=1, keepdims=True)
-    bounds = ref_share + np.concatenate([np.zeros_like(ref_share), np.cumsum(freq, axis=1)[:, :-1]],
-                                        axis=1)
+    bounds = 1.0 - freq.sum(axis=1, keepdims=True) + np.cumsum(freq, axis=1) - freq
     draws = rng.random((n, samples, 2))
-    alleles = (draws[..., None] >= bounds[:, None, None, :]).sum(axis=-1)
-    alleles = np.minimum(alleles, n_alt[:, None, None]).astype(np.int8)
+    alleles = np.zeros(draws.shape, dtype=np.int8)
+    for j in range(3):
+        alleles += draws >= bounds[:, j, None, None]
+    np.minimum(alleles, n_alt[:, None, None].astype(np.int8), out=alleles)
     phased = rng.random(n) < 0.05
-    alleles = np.where(phased[:, None, None], alleles, np.sort(alleles, axis=-1))
+    low, high = alleles.min(axis=-1), alleles.max(axis=-1)
+    unphased = ~phased[:, None]
+    alleles[..., 0] = np.where(unphased, low, alleles[..., 0])
+    alleles[..., 1] = np.where(unphased, high, alleles[..., 1])
     missing = rng.random((n, samples)) < 0.02
     alleles[missing] = -1
     dp = np.where(missing, 0, rng.poisson(25, size=(n, samples)))
     gq = np.minimum(99, dp * 3 + rng.integers(-10, 10, size=(n, samples))).clip(0)
     het = alleles[..., 0] != alleles[..., 1]
-    second = rng.binomial(dp, np.where(het, 0.5, 0.0))
-    first = dp - second
-    ad = np.zeros((n, samples, 4), dtype=np.int64)
-    a0 = alleles[..., 0].clip(0)
-    a1 = alleles[..., 1].clip(0)
-    np.put_along_axis(ad, a0[..., None], first[..., None], axis=-1)
-    ad += np.eye(4, dtype=np.int64)[a1] * second[..., None]
-    truncated = missing & (rng.random((n, samples)) < 0.5)
-    return Genotypes(alleles, phased, dp, gq, ad, truncated)
+    second = np.zeros_like(dp)
+    second[het] = rng.binomial(dp[het], 0.5)
+    truncated = np.zeros_like(missing)
+    truncated[missing] = rng.random(int(missing.sum())) < 0.5
+    return Genotypes(alleles, phased, dp, gq, second, truncated)
 
 
-def _gt_words() -> list[bytes]:
-    """GT text for id ((a + 1) * 5 + (b + 1)) * 2 + phased, alleles -1..3."""
-    words = []
-    for a in range(-1, 4):
-        for b in range(-1, 4):
-            for sep in "/|":
-                words.append(f"{'.' if a < 0 else a}{sep}{'.' if b < 0 else b}".encode())
-    return words
+def vcf_lines(prefix: tc.Text, g: Genotypes, n_alt: np.ndarray) -> np.ndarray:
+    """Whole lines: each site's columns up to FORMAT, then "\\tGT:DP:GQ:AD" per sample.
 
+    Compiled (kernels.py): a large cohort has 200M cells.
+    """
+    import kernels  # sibling module; imports numba, so only when samples are asked for
 
-GT_WORDS = _gt_words()
-
-
-def sample_columns(g: Genotypes, n_alt: np.ndarray) -> tc.Text:
-    """Per site, "\\tGT:DP:GQ:AD" for every sample."""
-    s, n = g.dp.shape
-    a = g.alleles.astype(np.int64)
-    gt_id = ((a[..., 0] + 1) * 5 + (a[..., 1] + 1)) * 2 + g.phased[:, None]
-    missing = (a[..., 0] < 0).reshape(-1)
-    r = np.repeat(n_alt + 1, n)  # AD has Number=R
-    ad = g.ad.reshape(-1, 4)
-    ad_columns = [tc.ints(ad[:, j], missing if j == 0 else None) for j in range(4)]
-    ad_text = tc.join(ad_columns, [None] + [(r > j) & ~missing for j in range(1, 4)], b",")
-    rest = tc.concat(
-        b":", tc.ints(g.dp.reshape(-1), missing), b":", tc.ints(g.gq.reshape(-1), missing),
-        b":", ad_text,
-    )
-    cells = tc.concat(b"\t", tc.vocab(gt_id.reshape(-1), GT_WORDS),
-                      tc.keep(rest, ~g.truncated.reshape(-1)))
-    return tc.group(cells, np.full(s, n))
+    sites, samples = g.dp.shape
+    bound = prefix.data.size + sites * (1 + samples * kernels.CELL_BOUND)
+    out = np.empty(bound, dtype=np.uint8)
+    size = kernels.vcf_lines(prefix.data, prefix.lengths, g.alleles, g.phased, g.dp, g.gq,
+                             g.second, n_alt, g.truncated, out)
+    return out[:size]
 
 
 def _allele_counts(rng: np.random.Generator, sites: Sites, rows: slice,
@@ -377,25 +364,44 @@ def write_population_vcf(rng: np.random.Generator, genome: Genome, path: Path, n
             if n_samples:
                 g = simulate_genotypes(rng, sites.freq[rows], sites.n_alt[rows], n_samples)
             text = site_columns(rng, genome, sites, rows, g)
-            if g is not None:
-                text = tc.concat(text, sample_columns(g, sites.n_alt[rows]))
-            out.write(tc.concat(text, b"\n").data)
+            if g is None:
+                out.write(tc.concat(text, b"\n").data)
+            else:
+                out.write(vcf_lines(text, g, sites.n_alt[rows]))
     index_vcf(path)
     return len(sites.pos)
 
 
-def index_vcf(path: Path) -> None:
-    import pysam
-
-    pysam.tabix_index(str(path), preset="vcf", force=True)
+def index_vcf(path: Path, threads: int = 2) -> None:
+    htstool("bcftools", "index", "-f", "-t", "--threads", str(threads), str(path))
 
 
 def vcf_to_bcf(vcf: Path, bcf: Path, threads: int = 2) -> None:
-    from pysam import bcftools
+    htstool("bcftools", "view", "--no-version", "--threads", str(threads), "-Ob", "-o", str(bcf),
+            str(vcf))
+    htstool("bcftools", "index", "-f", str(bcf))
 
-    bcftools.view("--no-version", "--threads", str(threads), "-Ob", "-o", str(bcf),
-                        str(vcf), catch_stdout=False)
-    bcftools.index("-f", str(bcf), catch_stdout=False)
+
+def htstool(tool: str, command: str, *args: str) -> None:
+    """Run samtools/bcftools: the system binary if there is one, else pysam's bundled copy."""
+    path = shutil.which(tool)
+    if path:
+        done = subprocess.run([path, command, *args], capture_output=True, errors="replace")
+        if done.returncode:
+            raise RuntimeError(f"{tool} {command} failed: {done.stderr.strip()}")
+        return
+    module = importlib.import_module(f"pysam.{tool}")
+    getattr(module, command)(*args, catch_stdout=False)
+
+
+def htstool_version(tool: str) -> str:
+    path = shutil.which(tool)
+    if path:
+        out = subprocess.run([path, "--version"], capture_output=True, errors="replace")
+        return out.stdout.splitlines()[0] if out.stdout else path
+    import pysam
+
+    return f"{tool} (pysam {pysam.__version__})"
 
 
 # --- donor and reads --------------------------------------------------------------------
@@ -598,8 +604,12 @@ def format_sam(genome: Genome, r: Records) -> tc.Text:
     )
 
 
-def _qualities(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Phred scores falling along the read, with a share of poor reads."""
+ERROR_RATE = 10.0 ** (-np.arange(64) / 10.0)  # by Phred score
+
+
+def quality_pool(rng: np.random.Generator, n: int = 4096) -> np.ndarray:
+    """Phred profiles falling along the read, with a share of poor reads. Reads draw rows
+    from this pool: normal draws for every base of 4M reads would dominate the run time."""
     cycle = np.arange(READ_LEN)
     mean = 37 - 8 * (cycle / READ_LEN) ** 2
     poor = rng.random(n) < 0.05
@@ -621,6 +631,7 @@ class ReadSimulator:
         self.genome = genome
         self.haps = [build_haplotype(genome, planted, 1), build_haplotype(genome, planted, 2)]
         self.names = [name.encode() for name in genome.names]
+        self.qualities = quality_pool(rng)
 
     def batch(self, first_id: int, n: int) -> PairBatch:
         rng, genome = self.rng, self.genome
@@ -654,14 +665,15 @@ class ReadSimulator:
 
     def _reads(self, hap: np.ndarray, start: np.ndarray) -> dict:
         """Sequence (reference orientation), reference start and alignment of each read."""
-        window = start[:, None] + np.arange(READ_LEN)
-        seq = np.empty(window.shape, dtype=np.uint8)
-        ref_map = np.empty(window.shape, dtype=np.int64)
+        shape = (start.size, READ_LEN)
+        seq = np.empty(shape, dtype=np.uint8)
+        ref_map = np.empty(shape, dtype=np.int64)
         fast = np.empty(start.size, dtype=bool)
         for h, hp in enumerate(self.haps):
             rows = hap == h
-            seq[rows] = hp.seq[window[rows]]
-            ref_map[rows] = hp.to_ref[window[rows]]
+            # Row gathers from strided windows: a copy per read instead of 150 lookups.
+            seq[rows] = sliding_window_view(hp.seq, READ_LEN)[start[rows]]
+            ref_map[rows] = sliding_window_view(hp.to_ref, READ_LEN)[start[rows]]
             ins = hp.inserted[start[rows] + READ_LEN] - hp.inserted[start[rows]]
             m0, m1 = ref_map[rows, 0], ref_map[rows, -1]
             fast[rows] = (ins == 0) & (m0 >= 0) & (m1 - m0 == READ_LEN - 1)
@@ -676,11 +688,11 @@ class ReadSimulator:
         reverse = np.concatenate([np.zeros(n, bool), np.ones(n, bool)])
         left_is_r1 = rng.random(n) < 0.5
         is_r1 = np.concatenate([left_is_r1, ~left_is_r1])
-        qual = _qualities(rng, total)
+        qual = self.qualities[rng.integers(0, len(self.qualities), size=total)]
         qual[reverse] = qual[reverse, ::-1]  # quality falls along the sequencing direction
-        errors = rng.random(qual.shape) < 10.0 ** (-qual.astype(np.float64) / 10.0)
-        codes = (CODE[seq] + rng.integers(1, 4, size=seq.shape)) % 4
-        seq = np.where(errors, BASES[np.minimum(codes, 3)], seq)
+        errors = rng.random(qual.shape) < ERROR_RATE[qual]
+        er, ec = np.nonzero(errors)  # a sequencing error turns a base into another one
+        seq[er, ec] = BASES[(CODE[seq[er, ec]] + rng.integers(1, 4, size=er.size)) % 4]
         # Chimeric reads: last 50 bases from elsewhere, primary 100M50S + supplementary.
         chimeric = fast & (rng.random(total) < 0.003) & np.concatenate([~dup, ~dup])
         aligned = np.where(chimeric, 100, READ_LEN)
@@ -806,7 +818,7 @@ class ReadSimulator:
         """Pairs with neither read mapped: at the end of the BAM, RNAME '*'."""
         rng = self.rng
         seq = BASES[rng.integers(0, 4, size=(2 * n, READ_LEN))]
-        qual = _qualities(rng, 2 * n)
+        qual = self.qualities[rng.integers(0, len(self.qualities), size=2 * n)]
         is_r1 = np.concatenate([np.ones(n, bool), np.zeros(n, bool)])
         qname = first_id + np.concatenate([np.arange(n), np.arange(n)])
         none = np.full(2 * n, -1)
@@ -834,8 +846,6 @@ def write_reads(rng: np.random.Generator, genome: Genome, planted: Planted, bam:
                 fastq: Path | None, coverage: float, fastq_limit: int | None = None,
                 batch_pairs: int = 50_000, threads: int = 2) -> dict[str, int]:
     """Sorted, indexed BAM (and FASTQ.gz) of reads at `coverage`; returns counts."""
-    from pysam import samtools
-
     pairs = max(4, int(round(coverage * int(genome.lengths.sum()) / (2 * READ_LEN))))
     unplaced = max(2, pairs // 200)
     sim = ReadSimulator(rng, genome, planted)
@@ -860,9 +870,9 @@ def write_reads(rng: np.random.Generator, genome: Genome, planted: Planted, bam:
                     take = min(len(batch.fastq), limit - counts["fastq_reads"])
                     fq.write(tc.cut(batch.fastq, 0, take).data)
                     counts["fastq_reads"] += take
-        samtools.sort("--no-PG", "-@", str(threads), "-m", "512M", "-o", str(bam),
-                            str(unsorted), catch_stdout=False)
-        samtools.index(str(bam), catch_stdout=False)
+        htstool("samtools", "sort", "--no-PG", "-@", str(threads), "-m", "512M", "-o", str(bam),
+                str(unsorted))
+        htstool("samtools", "index", "-@", str(threads), str(bam))
     finally:
         if fq is not None:
             fq.close()
@@ -919,6 +929,7 @@ def generate(params: Params, out: Path, log: bool = True) -> dict:
             files["fastq"] = fastq.name
     manifest = {
         "params": asdict(params),
+        "tools": {tool: htstool_version(tool) for tool in ("samtools", "bcftools")},
         "files": files,
         "counts": counts,
         "regions": query_regions(genome),
