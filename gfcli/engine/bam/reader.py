@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 import ctypes
+import mmap
 import os
 import struct
 from collections.abc import Callable
@@ -36,6 +37,7 @@ OK = 0
 BAD_RECORD = -1
 
 BATCH_BYTES = 4 << 20
+_RELEASE_BYTES = 8 << 20
 # Records checked in a chain before a resync candidate is accepted.
 RESYNC_CHAIN = 8
 
@@ -66,6 +68,7 @@ class _MappedBlocks:
         self.name = name
         self.size = len(data)
         self._inflater = bgzf.Inflater(data) if self.size else None
+        self._released = address - address % mmap.PAGESIZE
 
     def first_data_block(self, address: int) -> int:
         """The first block at or after `address` that holds data (or the file size)."""
@@ -96,6 +99,12 @@ class _MappedBlocks:
         except DataError as exc:
             raise DataError(exc.message, path=self.name) from None
         self.address = address + total
+        if self.address - self._released >= _RELEASE_BYTES and hasattr(self.data, "madvise"):
+            # Drop the mapped pages already inflated from this process's resident set, so
+            # peak memory stays at the batch size instead of growing with the file.
+            end = self.address - self.address % mmap.PAGESIZE
+            self.data.madvise(mmap.MADV_DONTNEED, self._released, end - self._released)
+            self._released = end
         return address, isize
 
 
