@@ -221,7 +221,7 @@ class AlignmentChecker:
         length: int | None = None
         if length_text is None:
             self._r(SQ, f"@SQ {quote(name)} without LN")
-        elif not _INT.match(length_text) or not 1 <= int(length_text) <= POS_MAX:
+        elif _int_field(length_text, 1, POS_MAX) is None:
             self._r(SQ, f"@SQ {quote(name)}: LN {quote(length_text)} is not in 1..{POS_MAX}")
         else:
             length = int(length_text)
@@ -283,7 +283,13 @@ class AlignmentChecker:
                 self._r(CIGAR, f"CIGAR {quote(cigar_t)} is not a list of <length><op>")
                 ok = False
             else:
-                cigar = [(op, int(n)) for n, op in _CIGAR_OP.findall(cigar_t)]
+                pairs = _CIGAR_OP.findall(cigar_t)
+                if any(len(n) > 9 or int(n) >= 1 << 28 for n, _ in pairs):
+                    # BAM stores an operation length in 28 bits.
+                    self._r(CIGAR, "a CIGAR operation longer than 2^28-1")
+                    ok = False
+                else:
+                    cigar = [(op, int(n)) for n, op in pairs]
         if seq != "*" and not _SEQ.match(seq):
             bad = re.search(r"[^A-Za-z=.]", seq)
             where = f" at position {bad.start() + 1}" if bad else ""
@@ -403,8 +409,8 @@ class AlignmentChecker:
             self._prev_key = key
         elif self.sort_order == "queryname":
             prev_name = self._prev_name
-            if prev_name is not None and a.qname < prev_name and (
-                    natural_key(a.qname) < natural_key(prev_name)):
+            if prev_name is not None and a.qname < prev_name and len(a.qname) <= 254 and (
+                    len(prev_name) <= 254 and natural_key(a.qname) < natural_key(prev_name)):
                 self._r(UNSORTED, f"QNAME {quote(a.qname)} comes after {quote(prev_name)} "
                                   "(SO:queryname)")
             self._prev_name = a.qname

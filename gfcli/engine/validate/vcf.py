@@ -193,6 +193,8 @@ def check_value(value: str, type_: str) -> str | None:
     if type_ == "Integer":
         if not _INT.match(value):
             return "not an integer"
+        if len(value) > 12:  # int() of a huge digit string is slow, and out of range anyway
+            return "outside the 32-bit range VCF allows"
         number = int(value)
         if not INT_MIN <= number <= INT_MAX:
             return "outside the 32-bit range VCF allows"
@@ -326,7 +328,7 @@ class VcfChecker:
             length: int | None = None
             if "length" in fields:
                 text = fields["length"]
-                if _INT.match(text) and 0 < int(text) <= 2**62:
+                if _INT.match(text) and len(text) < 19 and 0 < int(text):
                     length = int(text)
                 else:
                     self._r(CONTIG_HEADER, f"##contig {quote(cid)}: length {quote(text)} is not a "
@@ -451,6 +453,8 @@ class VcfChecker:
         pos: int | None = None
         if not pos_text.isdigit() or not pos_text.isascii():
             self._r(POS, f"POS {quote(pos_text)} is not a non-negative integer")
+        elif len(pos_text) > 12:
+            self._r(POS, f"POS {quote(pos_text)} is beyond {POS_MAX}")
         else:
             pos = int(pos_text)
             if pos > POS_MAX:
@@ -559,7 +563,7 @@ class VcfChecker:
                 continue
             if self._values(INFO_TYPE, INFO_NUMBER, f"INFO {key}", value, definition, n_alt,
                             None):
-                if key == "END" and _INT.match(value):
+                if key == "END" and _INT.match(value) and len(value) <= 12:
                     end = int(value)
         return end
 
@@ -636,7 +640,7 @@ class VcfChecker:
             return None
         alleles = _GT_SPLIT.split(gt.lstrip("|/"))
         for allele in alleles:
-            if allele != "." and int(allele) > n_alt:
+            if allele != "." and (len(allele) > 9 or int(allele) > n_alt):
                 self._r(GT_ALLELE, f"sample #{sample_index + 1}: GT {quote(gt)} refers to allele "
                                    f"{allele}, the record has {n_alt} ALT allele(s)")
                 break
