@@ -173,12 +173,13 @@ def _kinds(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def simulate_sites(rng: np.random.Generator, genome: Genome, n: int) -> Sites:
-    tid, pos0 = _spread(rng, genome, n, margin=2_100)
+    tid, pos0 = _spread(rng, genome, n, margin=20)
     n = tid.size
     kind = _kinds(rng, n)
     start = genome.offsets[tid] + pos0
     indel_len = np.minimum(rng.geometric(0.45, size=n), 12)
-    svlen = np.where(kind == SYMBOLIC, rng.integers(50, 2_000, size=n), 0)
+    room = genome.lengths[tid] - pos0 - 2  # END stays on the contig
+    svlen = np.where(kind == SYMBOLIC, np.minimum(rng.integers(50, 2_000, size=n), room), 0)
     ref_len = np.where(kind == DEL, indel_len + 1, 1)
     ref = tc.slices(genome.seq, start, ref_len)
 
@@ -239,6 +240,11 @@ def simulate_genotypes(rng: np.random.Generator, freq: np.ndarray, n_alt: np.nda
     alleles[..., 1] = np.where(unphased, high, alleles[..., 1])
     missing = rng.random((n, samples)) < 0.02
     alleles[missing] = -1
+    # A called site has an ALT in someone: make one genotyped sample 0/1 where nobody has one.
+    mono = np.flatnonzero((alleles <= 0).all(axis=(1, 2)) & (~missing).any(axis=1))
+    if mono.size:
+        carrier = (rng.random((mono.size, samples)) + ~missing[mono]).argmax(axis=1)
+        alleles[mono, carrier] = (0, 1)
     dp = np.where(missing, 0, rng.poisson(25, size=(n, samples)))
     gq = np.minimum(99, dp * 3 + rng.integers(-10, 10, size=(n, samples))).clip(0)
     het = alleles[..., 0] != alleles[..., 1]
@@ -572,6 +578,15 @@ def _fast_md(reads: np.ndarray, refs: np.ndarray,
     return tc.concat(tc.group(tokens, nm), tc.ints(aligned - 1 - last)), nm
 
 
+def at_least_one(rng: np.random.Generator, mask: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """`mask`, with one allowed row switched on if none is: small files (gfcli's examples,
+    tests) still hold a duplicate, a secondary, a chimeric read..."""
+    if not mask.any() and allowed.any():
+        mask = mask.copy()
+        mask[rng.choice(np.flatnonzero(allowed))] = True
+    return mask
+
+
 @dataclass
 class Records:
     """One SAM record per row; text columns are `tc.Text`."""
@@ -642,14 +657,14 @@ class ReadSimulator:
         hap_off = np.where(hap == 0, self.haps[0].offsets[tid], self.haps[1].offsets[tid])
         start = hap_off + (rng.random(n) * (hap_len - frag - 1)).astype(np.int64)
         # Duplicates: the same fragment again (same ends), sequenced anew.
-        dup = rng.random(n) < 0.04
-        dup[0] = False
+        later = np.arange(n) > 0
+        dup = at_least_one(rng, (rng.random(n) < 0.04) & later, later)
         source = rng.integers(0, n, size=n)
         for column in (tid, hap, frag, start):
             column[dup] = column[source[dup]]
         left_start, right_start = start, start + frag - READ_LEN
         # A few mates land on another contig (chimeric fragments).
-        other = (rng.random(n) < 0.01) & (len(genome.names) > 1)
+        other = at_least_one(rng, rng.random(n) < 0.01, ~dup) & (len(genome.names) > 1)
         mate_tid = tid.copy()
         if other.any():
             mate_tid[other] = (tid[other] + 1) % len(genome.names)
@@ -694,7 +709,8 @@ class ReadSimulator:
         er, ec = np.nonzero(errors)  # a sequencing error turns a base into another one
         seq[er, ec] = BASES[(CODE[seq[er, ec]] + rng.integers(1, 4, size=er.size)) % 4]
         # Chimeric reads: last 50 bases from elsewhere, primary 100M50S + supplementary.
-        chimeric = fast & (rng.random(total) < 0.003) & np.concatenate([~dup, ~dup])
+        eligible = fast & np.concatenate([~dup, ~dup])
+        chimeric = at_least_one(rng, eligible & (rng.random(total) < 0.003), eligible)
         aligned = np.where(chimeric, 100, READ_LEN)
         elsewhere = np.zeros(total, dtype=np.int64)
         if chimeric.any():
@@ -727,7 +743,7 @@ class ReadSimulator:
         pos = ref_start - genome.offsets[tid] + 1
 
         # Mapping oddities, chosen per pair.
-        unmapped_pair = rng.random(n) < 0.01
+        unmapped_pair = at_least_one(rng, rng.random(n) < 0.01, ~other)
         unmapped_which = rng.random(n) < 0.5  # True: the left read is the unmapped one
         unmapped = np.concatenate([unmapped_pair & unmapped_which,
                                    unmapped_pair & ~unmapped_which])
@@ -739,7 +755,7 @@ class ReadSimulator:
         mapq = rng.choice([60, 0, 1], size=total, p=[0.86, 0.05, 0.09])
         mapq = np.where(mapq == 1, rng.integers(1, 60, size=total), mapq)
         mapq = np.where(unmapped, 0, mapq)
-        qcfail = rng.random(n) < 0.003
+        qcfail = at_least_one(rng, rng.random(n) < 0.003, ~dup)
         two = np.concatenate
         proper = ~two([other, other]) & ~unmapped & ~unmapped[mate] & (mapq > 0) & (mapq[mate] > 0)
         flag = (1 | np.where(proper, 2, 0) | np.where(unmapped, 4, 0)
@@ -773,7 +789,9 @@ class ReadSimulator:
     def _secondary(self, p: Records, rg: tc.Text) -> Records:
         """Extra alignments of a few reads elsewhere on their contig: MAPQ 0, no SEQ."""
         rng, genome = self.rng, self.genome
-        rows = np.flatnonzero(((p.flag & 4) == 0) & (rng.random(p.flag.size) < 0.005))
+        mapped = (p.flag & 4) == 0
+        rows = np.flatnonzero(at_least_one(rng, mapped & (rng.random(p.flag.size) < 0.005),
+                                           mapped))
         k = rows.size
         tid = p.tid[rows]
         pos = 1 + (rng.random(k) * (genome.lengths[tid] - READ_LEN)).astype(np.int64)
