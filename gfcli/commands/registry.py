@@ -6,7 +6,7 @@ import typer
 
 
 def register_all(app: typer.Typer) -> None:
-    from gfcli.commands import flagstat, view
+    from gfcli.commands import flagstat, validate, view
 
-    for module in (view, flagstat):
+    for module in (view, flagstat, validate):
         module.register(app)
