@@ -43,6 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import textcols as tc  # noqa: E402  (sibling module; this file is also run as a script)
 
 READ_LEN = 150
+# Bump when the same parameters would give different data, so that old data sets are redone.
+GENERATOR_VERSION = 2
 BASES = np.frombuffer(b"ACGT", dtype=np.uint8)
 CODE = np.full(256, 4, dtype=np.uint8)  # ASCII base -> 0..3 (4 for anything else)
 CODE[BASES] = np.arange(4, dtype=np.uint8)
@@ -946,6 +948,7 @@ def generate(params: Params, out: Path, log: bool = True) -> dict:
         if fastq:
             files["fastq"] = fastq.name
     manifest = {
+        "generator": GENERATOR_VERSION,
         "params": asdict(params),
         "tools": {tool: htstool_version(tool) for tool in ("samtools", "bcftools")},
         "files": files,
@@ -1006,7 +1009,8 @@ def up_to_date(out: Path, params: Params) -> bool:
         manifest = json.loads((out / "manifest.json").read_text())
     except (OSError, ValueError):
         return False
-    same = manifest.get("params") == json.loads(json.dumps(asdict(params)))
+    same = (manifest.get("params") == json.loads(json.dumps(asdict(params)))
+            and manifest.get("generator") == GENERATOR_VERSION)
     return same and all((out / name).exists() for name in manifest.get("files", {}).values())
 
 
