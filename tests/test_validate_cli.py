@@ -258,3 +258,15 @@ def test_help_has_examples_and_sections() -> None:
     assert result.returncode == 0
     for section in ("Input:", "Checks:", "Output:", "Examples:"):
         assert section in text
+
+
+def test_tabix_index_without_contig_lines(tmp_path: Path) -> None:
+    """Without ##contig lines the index names cannot be compared: no false inconsistency."""
+    from test_validate_rules import VCF_META, bgzf
+
+    path = tmp_path / "in.vcf.gz"
+    meta = "".join(line + "\n" for line in VCF_META.splitlines() if "contig" not in line)
+    path.write_bytes(bgzf(vcf(meta=meta)))
+    pysam.tabix_index(str(path), preset="vcf", force=True)
+    report = check_files([str(path)])[0]
+    assert set(report.counts) == {"vcf.no-contigs"}, [p.format() for p in report.problems]

@@ -346,7 +346,8 @@ def _vcf(data: Decompressed, opts: _Options, reporter: Reporter, report: FileRep
     checker.finish()
     report.records = checker.records
     if data.compression == sniff.BGZF and not data.damaged:
-        _index(reporter, None, None, None, None, list(checker.contigs), data=data)
+        # Without ##contig lines the index's sequence names cannot be checked against any.
+        _index(reporter, None, None, None, None, list(checker.contigs) or None, data=data)
 
 
 def _bcf(data: Decompressed, path: str, opts: _Options, reporter: Reporter,
@@ -379,7 +380,7 @@ def _bcf(data: Decompressed, path: str, opts: _Options, reporter: Reporter,
     report.records = hts.bcf_records(path, reporter, checker)
     checker.finish()
     if not data.damaged:
-        _index(reporter, path, None, None, None, list(checker.contigs), fmt=sniff.BCF)
+        _index(reporter, path, None, None, None, list(checker.contigs) or None, fmt=sniff.BCF)
 
 
 def _sam(data: Decompressed, opts: _Options, reporter: Reporter, report: FileReport) -> None:
