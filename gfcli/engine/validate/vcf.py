@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
+from math import comb
 
 from gfcli.engine.validate.reporter import Sink, quote
 from gfcli.engine.validate.rules import ERROR, WARNING, rule
@@ -100,6 +102,13 @@ _BREAKEND = re.compile(
     r"|^([\[\]])([^\[\]:\s]+|<[^<>\s]+>):(\d+)\5([ACGTNacgtn]+)$"
 )
 _SINGLE_BREAKEND = re.compile(r"^\.[ACGTNacgtn]+$|^[ACGTNacgtn]+\.$")
+# Whole-value fast paths: a list of integers of at most 9 digits (always in range) or of
+# plain decimals is accepted with one match; anything else is diagnosed item by item.
+_FAST_LIST = {
+    "Integer": re.compile(r"^(\.|[+-]?\d{1,9})(,(\.|[+-]?\d{1,9}))*$"),
+    "Float": re.compile(r"^(\.|[+-]?\d+(\.\d*)?([eE][+-]?\d+)?)(,(\.|[+-]?\d+(\.\d*)?"
+                        r"([eE][+-]?\d+)?))*$"),
+}
 _GT = re.compile(r"^[|/]?(\d+|\.)([|/](\d+|\.))*$")
 _GT_SPLIT = re.compile(r"[|/]")
 _WHITESPACE = re.compile(r"\s")
@@ -182,9 +191,8 @@ def expected_count(number: str, n_alt: int, ploidy: int | None) -> int | None:
     return int(number)
 
 
+@lru_cache(maxsize=4096)
 def _n_genotypes(n_alleles: int, ploidy: int) -> int:
-    from math import comb
-
     return comb(n_alleles + ploidy - 1, ploidy)
 
 
@@ -572,26 +580,29 @@ class VcfChecker:
         """Type and count of one field's values; True when all are well-typed."""
         if value == ".":
             return True
-        values = value.split(",") if definition.type != "String" else [value]
+        if definition.type == "String":
+            return True
+        fast = _FAST_LIST.get(definition.type)
         ok = True
-        for item in values:
-            if item == ".":
-                continue
-            why = check_value(item, definition.type)
-            if why is not None:
-                self._r(type_rule, f"{what}={quote(value)}: {quote(item)} is {why} "
-                                   f"(Type={definition.type})")
-                ok = False
-                break
-        if definition.type != "String":
-            want = expected_count(definition.number, n_alt, ploidy)
-            if definition.number == "G" and ploidy is None and len(values) in (
-                    n_alt + 1, _n_genotypes(n_alt + 1, 2)):
-                want = len(values)  # INFO: haploid and diploid counts are both valid
-            if want is not None and len(values) != want:
-                self._r(number_rule, f"{what} has {len(values)} values, Number={definition.number}"
-                                     f" asks for {want}")
-                ok = False
+        if fast is None or not fast.match(value):
+            for item in value.split(","):
+                if item == ".":
+                    continue
+                why = check_value(item, definition.type)
+                if why is not None:
+                    self._r(type_rule, f"{what}={quote(value)}: {quote(item)} is {why} "
+                                       f"(Type={definition.type})")
+                    ok = False
+                    break
+        n_values = value.count(",") + 1
+        want = expected_count(definition.number, n_alt, ploidy)
+        if definition.number == "G" and ploidy is None and n_values in (
+                n_alt + 1, _n_genotypes(n_alt + 1, 2)):
+            want = n_values  # INFO: haploid and diploid counts are both valid
+        if want is not None and n_values != want:
+            self._r(number_rule, f"{what} has {n_values} values, Number={definition.number} "
+                                 f"asks for {want}")
+            ok = False
         return ok
 
     def _samples(self, cols: list[str], n_alt: int) -> None:
