@@ -266,3 +266,29 @@ def test_cli_view_on_mutations(tmp_path: Path) -> None:
     assert not unknown, "\n".join(unknown.values())
     if failures:
         pytest.xfail("known gfcli view failures: " + "; ".join(sorted(failures)))
+
+
+# Found by a wider sweep (15 cases per kind) than the suite runs; kept as reproducers.
+VIEW_REPRODUCERS = {
+    ("vcf.gz", 6): "VCF.gz with bytes 464..632 duplicated (a cut BGZF block): "
+    "gfcli view reports 'internal error: unpack requires a buffer of 4 bytes' from "
+    "engine/chunks.py _block_sizes (struct.unpack of a short read) via plan_text_chunks",
+    ("bam", 0): VIEW_KNOWN_FAILURES["bam-0"],
+}
+
+
+@pytest.mark.parametrize(("kind", "number"), sorted(VIEW_REPRODUCERS))
+def test_view_reproducers(tmp_path: Path, kind: str, number: int, request) -> None:
+    request.applymarker(pytest.mark.xfail(reason=VIEW_REPRODUCERS[(kind, number)],
+                                          strict=False))
+    name, build, text = KINDS[kind]
+    rng = random.Random(f"{SEED}-cli-{kind}")
+    base = build()
+    for _ in range(number + 1):
+        what, data = mutate(base, rng, text)
+    path = tmp_path / name
+    path.write_bytes(data)
+    result = _cli(["view", str(path)])
+    assert _view_problem(result) is None, (what, result.stderr[-300:])
+    report = check_files([str(path)])[0]  # validate itself names the damage
+    assert report.errors and INTERNAL not in report.counts
