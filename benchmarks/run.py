@@ -72,6 +72,8 @@ TASKS: list[Task] = [
     _t("view cohort VCF.gz->VCF -@1", "view -@ 1 {cohort_vcf}", "bcftools view {cohort_vcf}"),
     _t("view BAM->SAM -@1", "view -@ 1 {bam}", "samtools view -@ 1 {bam}"),
     _t("view BAM->SAM -@2", "view -@ 2 {bam}", "samtools view -@ 2 {bam}"),
+    _t("flagstat BAM -@1", "flagstat -@ 1 {bam}", "samtools flagstat -@ 1 {bam}"),
+    _t("flagstat BAM -@2", "flagstat -@ 2 {bam}", "samtools flagstat -@ 2 {bam}"),
 ]
 
 
@@ -324,9 +326,10 @@ def warm_cache(paths: list[str]) -> None:
                 pass
 
 
-def run_all(planned: list[Planned], repeat: int, tmp: Path, data_values: dict[str, str],
+def run_all(planned: list[Planned], repeat: int, tmp: Path, data_dir: Path,
             timeout: float | None, log: bool = True) -> list[Result]:
-    warm_cache([v for k, v in data_values.items() if k not in ("tmp", "region", "region_small")])
+    inputs = {arg for plan in planned for arg in plan.gfcli + (plan.reference or [])}
+    warm_cache(sorted(a for a in inputs if Path(a).parent == data_dir and Path(a).is_file()))
     results = []
     for plan in planned:
         t = plan.task
@@ -456,8 +459,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{plan.task.name}\n  gfcli: {' '.join(plan.gfcli)}\n  ref:   "
                       f"{' '.join(plan.reference or ['-'])}")
             return 0
-        values = placeholders(manifest, data_dir, tmp)
-        results = run_all(planned, args.repeat, tmp, values, args.timeout)
+        results = run_all(planned, args.repeat, tmp, data_dir, args.timeout)
     table = markdown(results, describe(args.profile, manifest, gfcli, tools, args.repeat))
     print(table)
     if args.markdown:
