@@ -22,7 +22,13 @@ except ImportError:  # pragma: no cover
 from gfcli import __version__
 from gfcli.commands import registry
 from gfcli.engine import cleanup
-from gfcli.engine.errors import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_USAGE, GfcliError
+from gfcli.engine.errors import (
+    EXIT_BROKEN_PIPE,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    GfcliError,
+    PipeClosed,
+)
 
 app = typer.Typer(
     name="gfcli",
@@ -152,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         _report(str(exc))
         code = exc.exit_code
-    except BrokenPipeError:
+    except (BrokenPipeError, PipeClosed):
         _quiet_stdout()
         code = EXIT_BROKEN_PIPE
     except (KeyboardInterrupt, typer.Abort):
@@ -180,4 +186,13 @@ def main(argv: list[str] | None = None) -> None:
         code = 1
     finally:
         cleanup.remove_all()
+    if code in (EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, 128 + signal.SIGTERM):
+        # Interrupted runs leave worker pools and feeder threads mid-flight; the
+        # interpreter's exit hooks would join them and can hang. Outputs are already
+        # removed, so leave at once.
+        try:
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+        os._exit(code)
     sys.exit(code)

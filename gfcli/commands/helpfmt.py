@@ -6,6 +6,8 @@ grouping (each option's `rich_help_panel` names its section) at click's cost.
 
 from __future__ import annotations
 
+import errno
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -58,4 +60,23 @@ def add_command(
         help=description,
         short_help=summary,
         epilog=examples,
-    )(function)
+    )(_pipe_aware(function))
+
+
+def _pipe_aware(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Report a closed stdout as `PipeClosed`, so the CLI can end quietly with 141."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from gfcli.engine.errors import PipeClosed
+
+        try:
+            return function(*args, **kwargs)
+        except BrokenPipeError:
+            raise PipeClosed() from None
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                raise PipeClosed() from None
+            raise
+
+    return wrapper

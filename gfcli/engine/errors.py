@@ -52,3 +52,10 @@ class UsageError(GfcliError):
 
 class InputNotFound(UsageError):
     """A named input does not exist (a usage problem, as in samtools)."""
+
+
+class PipeClosed(Exception):
+    """The reader of our stdout went away (`gfcli view x | head`): stop quietly.
+
+    Deliberately not an OSError: click turns EPIPE into a plain exit 1 before we see it.
+    """
