@@ -186,13 +186,15 @@ def main(argv: list[str] | None = None) -> None:
         code = 1
     finally:
         cleanup.remove_all()
-    if code in (EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, 128 + signal.SIGTERM):
-        # Interrupted runs leave worker pools and feeder threads mid-flight; the
-        # interpreter's exit hooks would join them and can hang. Outputs are already
-        # removed, so leave at once.
-        try:
-            sys.stderr.flush()
-        except (OSError, ValueError):
-            pass
+    if code != 0:
+        # A failed or interrupted run can leave worker pools, feeder threads and htslib
+        # handles on damaged files mid-flight; the interpreter's exit hooks would join
+        # them (which can hang) or let their destructors print tracebacks. The error is
+        # reported and outputs are removed, so leave at once.
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
         os._exit(code)
     sys.exit(code)

@@ -230,12 +230,7 @@ def test_cli_validate_on_mutations(tmp_path: Path) -> None:
 # Reproducers of `gfcli view` failures on mutated input found by the test below, by case
 # id (kind-number, regenerated from the seed); `gfcli view` belongs to another part of the
 # project and is not changed here, so known cases are reported as expected failures.
-VIEW_KNOWN_FAILURES: dict[str, str] = {
-    "bam-0": "BAM with bytes 339..378 duplicated (a BGZF block header without its BC field): "
-    "gfcli view prints 'truncated file (after record 40)' and then pysam's "
-    "AlignmentFile.__dealloc__ prints 'Exception ignored ... OSError: Closing failed' with a "
-    "traceback",
-}
+VIEW_KNOWN_FAILURES: dict[str, str] = {}
 
 
 def _view_problem(result: subprocess.CompletedProcess[str]) -> str | None:
@@ -268,19 +263,17 @@ def test_cli_view_on_mutations(tmp_path: Path) -> None:
         pytest.xfail("known gfcli view failures: " + "; ".join(sorted(failures)))
 
 
-# Found by a wider sweep (15 cases per kind) than the suite runs; kept as reproducers.
+# Found by a wider sweep (15 cases per kind) than the suite runs; kept as regression tests.
 VIEW_REPRODUCERS = {
-    ("vcf.gz", 6): "VCF.gz with bytes 464..632 duplicated (a cut BGZF block): "
-    "gfcli view reports 'internal error: unpack requires a buffer of 4 bytes' from "
-    "engine/chunks.py _block_sizes (struct.unpack of a short read) via plan_text_chunks",
-    ("bam", 0): VIEW_KNOWN_FAILURES["bam-0"],
+    ("vcf.gz", 6): "VCF.gz with bytes 464..632 duplicated (a cut BGZF block): once an "
+    "'internal error' from a short read in the chunk planner",
+    ("bam", 0): "BAM with bytes 339..378 duplicated: once a pysam destructor traceback after "
+    "the one-line error",
 }
 
 
 @pytest.mark.parametrize(("kind", "number"), sorted(VIEW_REPRODUCERS))
-def test_view_reproducers(tmp_path: Path, kind: str, number: int, request) -> None:
-    request.applymarker(pytest.mark.xfail(reason=VIEW_REPRODUCERS[(kind, number)],
-                                          strict=False))
+def test_view_reproducers(tmp_path: Path, kind: str, number: int) -> None:
     name, build, text = KINDS[kind]
     rng = random.Random(f"{SEED}-cli-{kind}")
     base = build()

@@ -80,7 +80,10 @@ def _block_sizes(handle, address: int) -> tuple[int, int] | None:
         bsize = struct.unpack_from("<H", extra, 4)[0]
     total = bsize + 1
     handle.seek(address + total - 4)
-    (isize,) = struct.unpack("<I", handle.read(4))
+    footer = handle.read(4)
+    if len(footer) < 4:
+        return None  # a block cut short: the caller reports where
+    (isize,) = struct.unpack("<I", footer)
     return total, isize
 
 

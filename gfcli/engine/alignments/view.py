@@ -145,6 +145,21 @@ def _open_uncached(path: str, reference: str | None, fmt: str,
         raise DataError(f"cannot read alignments: {exc}", path=_display(path)) from None
 
 
+def _records_then_close(handle: Any) -> Iterator[Any]:
+    """Iterate a one-off handle and close it here, where a failure can be swallowed.
+
+    On a damaged file htslib's close fails too; left to the destructor, that failure
+    is printed as an 'Exception ignored' traceback after our one-line error.
+    """
+    try:
+        yield from handle
+    finally:
+        try:
+            handle.close()
+        except (OSError, ValueError):
+            pass
+
+
 def _display(path: str) -> str:
     return "stdin" if path == "-" or path.startswith("/dev/fd/") else path
 
@@ -210,8 +225,7 @@ class AlignmentFormatter:
         if self.fmt != sniff.CRAM:
             required_fields = None
         if chunk.kind == STREAM:
-            handle = self._stream_handle(required_fields)
-            return iter(handle)
+            return _records_then_close(self._stream_handle(required_fields))
         handle = _open(self.path, self.reference, self.fmt, required_fields)
         if chunk.kind == OFFSETS:
             return self._offset_records(handle, chunk)
