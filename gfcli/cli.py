@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
         code = 1
     finally:
         cleanup.remove_all()
-    if code != 0:
+    if code != 0 and argv is None:  # the console script; in-process callers get SystemExit
         # A failed or interrupted run can leave worker pools, feeder threads and htslib
         # handles on damaged files mid-flight; the interpreter's exit hooks would join
         # them (which can hang) or let their destructors print tracebacks. The error is

@@ -9,6 +9,7 @@ write to an atomic output, counting, progress and indexing the result.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -51,6 +52,17 @@ class ViewRequest:
     threads: int = 1
     progress: bool | None = None
     argv: list[str] = field(default_factory=list)
+    # Filtering (`gfcli filter`; a plain `view` leaves these unset)
+    include: str | None = None  # -i EXPR: keep records for which EXPR is true
+    exclude: str | None = None  # -e EXPR: drop records for which EXPR is true
+    soft_filter: str | None = None  # -s NAME (variants): annotate FILTER instead of dropping
+    soft_mode: str | None = None  # -m + (add to FILTER) or x (replace; reset PASS records)
+    rejects: str | None = None  # -U FILE (reads): where the records that fail go
+    explain: bool = False  # print the plan instead of running it
+    require_flags: int = 0  # -f (reads): all of these flag bits set
+    exclude_flags: int = 0  # -F (reads): none of these flag bits set
+    min_mapq: int = 0  # -q (reads)
+    command: str = "view"  # which subcommand asked, for provenance lines
 
 
 class ChunkFormatter(Protocol):
@@ -67,6 +79,10 @@ class ChunkFormatter(Protocol):
     def count(self, chunk: Chunk) -> int:
         """How many records the chunk would output."""
         ...
+
+    # Only when the plan has `rejects` (samtools -U): kept and rejected records, both
+    # uncompressed output bytes, batch by batch.
+    # def iter_split_payloads(self, chunk: Chunk) -> Iterator[tuple[bytes, bytes]]: ...
 
 
 class DirectWriter(Protocol):
@@ -87,6 +103,8 @@ class ViewPlan:
     direct: DirectWriter | None = None
     index_kind: str | None = None  # what --write-index makes: "csi", "tbi", "bai", "crai"
     input: Input | None = None
+    rejects: bool = False  # also write the failing records to `ViewRequest.rejects`
+    explain: str | None = None  # what `--explain` prints
 
 
 @dataclass(frozen=True)
@@ -99,11 +117,27 @@ class _PayloadTask:
 
     def __call__(self, chunk: Chunk) -> bytes:
         data = b"".join(self.formatter.iter_payloads(chunk))
+        return self._encode(data)
+
+    def _encode(self, data: bytes) -> bytes:
         if self.bgzf:
             from gfcli.engine.bgzf import compress_payload
 
             return compress_payload(data, self.level)
         return data
+
+
+@dataclass(frozen=True)
+class _SplitPayloadTask(_PayloadTask):
+    """Worker side with -U: (kept, rejected) output bytes of one chunk."""
+
+    def __call__(self, chunk: Chunk) -> tuple[bytes, bytes]:  # type: ignore[override]
+        kept: list[bytes] = []
+        rejected: list[bytes] = []
+        for good, bad in self.formatter.iter_split_payloads(chunk):  # type: ignore[attr-defined]
+            kept.append(good)
+            rejected.append(bad)
+        return self._encode(b"".join(kept)), self._encode(b"".join(rejected))
 
 
 @dataclass(frozen=True)
@@ -123,15 +157,28 @@ def run_view(req: ViewRequest) -> None:
         from gfcli.engine.variants.view import make_view_plan
     else:
         from gfcli.engine.alignments.view import make_view_plan
-    plan = make_view_plan(req, inp)
+    execute_plan(make_view_plan(req, inp), req)
+
+
+def execute_plan(plan: ViewPlan, req: ViewRequest) -> None:
+    """Run a plan: count, or write its output (and -U rejects) atomically, then index."""
     if req.count:
         _run_count(plan, req)
         return
-    with AtomicOutput(req.output) as out:
+    outputs = [AtomicOutput(req.output)]
+    if plan.rejects and req.rejects:
+        outputs.append(AtomicOutput(req.rejects))
+    try:
         if plan.direct is not None:
-            plan.direct.write(out.path, plan.chunks, req.threads)
+            plan.direct.write(outputs[0].path, plan.chunks, req.threads)
         else:
-            _write_stitched(plan, req, out)
+            _write_stitched(plan, req, outputs)
+    except BaseException:
+        for out in outputs:
+            out.discard()
+        raise
+    for out in outputs:
+        out.commit()
     if req.write_index:
         _write_index(plan, req)
 
@@ -164,34 +211,61 @@ def _parallel(plan: ViewPlan) -> bool:
     return not (len(plan.chunks) == 1 and plan.chunks[0].kind == STREAM)
 
 
-def _write_stitched(plan: ViewPlan, req: ViewRequest, out: AtomicOutput) -> None:
+def _write_stitched(plan: ViewPlan, req: ViewRequest, outputs: list[AtomicOutput]) -> None:
+    """Header, then each chunk's payload in chunk order, then the BGZF EOF block.
+
+    With -U there are two outputs with the same header: what passed and what failed.
+    """
     from gfcli.engine.bgzf import EOF_BLOCK, compress_payload
 
-    fd = 1 if out.is_stdout else os.open(out.path, os.O_WRONLY | os.O_TRUNC)
-    write = _stdout_write if fd == 1 else (lambda data: _write_all(fd, data))
+    fds = [1 if out.is_stdout else os.open(out.path, os.O_WRONLY | os.O_TRUNC) for out in outputs]
+    writers = [_stdout_write if fd == 1 else functools.partial(_write_all, fd) for fd in fds]
+    split = len(outputs) > 1
     try:
         if plan.header:
             header = plan.formatter.header_payload()
             if header:
-                write(compress_payload(header, plan.level) if plan.bgzf else header)
+                encoded = compress_payload(header, plan.level) if plan.bgzf else header
+                for write in writers:
+                    write(encoded)
         if plan.records:
+            task_type = _SplitPayloadTask if split else _PayloadTask
+            task = task_type(plan.formatter, plan.bgzf, plan.level)
             if _parallel(plan):
-                task = _PayloadTask(plan.formatter, plan.bgzf, plan.level)
                 total = sum(c.compressed_bytes for c in plan.chunks)
-                with progress_for(req.progress, total, "view") as advance, make_runner(
+                with progress_for(req.progress, total, req.command) as advance, make_runner(
                     req.threads
                 ) as runner:
-                    for chunk, data in zip(plan.chunks, runner.map(task, plan.chunks), strict=True):
-                        write(data)
+                    for chunk, data in zip(
+                        plan.chunks, runner.map(task, plan.chunks), strict=True
+                    ):
+                        _emit(writers, data, split)
                         advance(chunk.compressed_bytes)
             else:
-                for data in plan.formatter.iter_payloads(plan.chunks[0]):
-                    write(compress_payload(data, plan.level) if plan.bgzf else data)
+                # One reader over a stream: write batch by batch, never the whole input.
+                stream = plan.chunks[0]
+                if split:
+                    for good, bad in plan.formatter.iter_split_payloads(stream):  # type: ignore[attr-defined]
+                        _emit(writers, (task._encode(good), task._encode(bad)), True)
+                else:
+                    for data in plan.formatter.iter_payloads(stream):
+                        _emit(writers, task._encode(data), False)
         if plan.bgzf:
-            write(EOF_BLOCK)
+            for write in writers:
+                write(EOF_BLOCK)
     finally:
-        if fd != 1:
-            os.close(fd)
+        for fd in fds:
+            if fd != 1:
+                os.close(fd)
+
+
+def _emit(writers: list, data: bytes | tuple[bytes, bytes], split: bool) -> None:
+    if split:
+        kept, rejected = data  # type: ignore[misc]
+        writers[0](kept)
+        writers[1](rejected)
+    else:
+        writers[0](data)
 
 
 def _write_all(fd: int, data: bytes) -> None:
