@@ -51,8 +51,8 @@ def parse_flags(text: str | None, option: str) -> int:
 def check_request(req: ViewRequest, is_variants: bool) -> None:
     if req.include is not None and req.exclude is not None:
         raise UsageError("only one of -i/--include and -e/--exclude can be given")
-    if req.soft_mode is not None and req.soft_mode not in ("+", "x"):
-        raise UsageError(f"-m: expected '+' or 'x', got '{req.soft_mode}'")
+    if req.soft_mode is not None and req.soft_mode not in ("+", "x", "+x", "x+"):
+        raise UsageError(f"-m: expected '+', 'x' or '+x', got '{req.soft_mode}'")
     if req.soft_mode is not None and req.soft_filter is None:
         raise UsageError("-m goes with -s/--soft-filter")
     if is_variants:
@@ -74,7 +74,12 @@ def run_filter(req: ViewRequest) -> None:
     if inp.is_variants:
         from gfcli.engine.variants.filter import make_filter_plan
     else:
-        from gfcli.engine.alignments.filter import make_filter_plan
+        try:
+            from gfcli.engine.alignments.filter import make_filter_plan
+        except ModuleNotFoundError as exc:
+            if exc.name != "gfcli.engine.alignments.filter":
+                raise
+            raise UsageError("filtering reads is not available yet") from None
     plan = make_filter_plan(req, inp)
     if req.explain:
         sys.stdout.write((plan.explain or "").rstrip("\n") + "\n")

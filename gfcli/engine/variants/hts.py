@@ -30,7 +30,12 @@ from functools import lru_cache
 BCF_DT_ID = 0
 BCF_DT_CTG = 1
 BCF_HL_FMT = 2
+BCF_HT_FLAG = 0
 BCF_HT_INT = 1
+BCF_HT_REAL = 2
+BCF_HT_STR = 3
+BCF_UN_STR = 1
+BCF_UN_FLT = 2
 BCF_UN_INFO = 4
 BCF_UN_FMT = 8
 HTS_IDX_SILENT_FAIL = 2
@@ -53,6 +58,25 @@ class Bcf1Head(Structure):
         ("n_info_allele", c_uint32),  # n_info:16, n_allele:16
         ("n_fmt_sample", c_uint32),  # n_fmt:8, n_sample:24
     ]
+
+
+class BcfDec(Structure):
+    """`bcf_dec_t`: the unpacked site strings (ID, alleles, FILTER ids)."""
+
+    _fields_ = [
+        ("m_fmt", c_int), ("m_info", c_int), ("m_id", c_int), ("m_als", c_int),
+        ("m_allele", c_int), ("m_flt", c_int), ("n_flt", c_int),
+        ("flt", POINTER(c_int)),
+        ("id", c_char_p),
+        ("als", c_void_p),
+        ("allele", POINTER(c_char_p)),
+    ]
+
+
+class Bcf1(Structure):
+    """`bcf1_t` up to the leading fields of its `bcf_dec_t` (htslib >= 1.10)."""
+
+    _fields_ = [*Bcf1Head._fields_, ("shared", KString), ("indiv", KString), ("d", BcfDec)]
 
 
 class BgzfHead(Structure):
@@ -100,6 +124,13 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
         c_int, [c_void_p, c_void_p, c_char_p, POINTER(c_void_p), POINTER(c_int), c_int]
     ),
     "vcf_parse": (c_int, [POINTER(KString), c_void_p, c_void_p]),
+    "vcf_format": (c_int, [c_void_p, c_void_p, POINTER(KString)]),
+    "bcf_unpack": (c_int, [c_void_p, c_int]),
+    "bcf_get_info_values": (
+        c_int, [c_void_p, c_void_p, c_char_p, POINTER(c_void_p), POINTER(c_int), c_int]
+    ),
+    "bcf_update_filter": (c_int, [c_void_p, c_void_p, POINTER(c_int), c_int]),
+    "bcf_add_filter": (c_int, [c_void_p, c_void_p, c_int]),
     "bcf_index_load3": (c_void_p, [c_char_p, c_char_p, c_int]),
     "tbx_index_load3": (c_void_p, [c_char_p, c_char_p, c_int]),
     "tbx_name2id": (c_int, [c_void_p, c_char_p]),

@@ -130,6 +130,9 @@ class _State:
         self.pid = os.getpid()
         self.rec = L.bcf_init()
         self.head = hts.bcf_head(self.rec)
+        # The record the readers fill next (filtering reads a batch into a pool of records).
+        self.cur = self.rec
+        self.cur_head = self.head
         self.ac = (ctypes.c_int * 16)()
         self.an = ctypes.c_int()
         self.gt_buf = ctypes.c_void_p()  # htslib-owned (realloc'd by bcf_get_format_values)
@@ -376,33 +379,39 @@ class VariantFormatter:
 
     def iter_payloads(self, chunk: Chunk) -> Iterator[bytes]:
         st = _state(self.settings)
-        L = st.L
-        write = L.bcf_write
-        ohdr = st.ohdr
-        fd = st.memfd
-        out = st._open_out()
-        try:
-            n = 0
-            for rec in _records(st, chunk):
-                if write(out, ohdr, rec) < 0:
-                    raise DataError("could not write a record", path=self.settings.display)
-                n += 1
-                if n % _CHECK_EVERY == 0 and os.fstat(fd).st_size >= BATCH_BYTES:
-                    data = st._close_out(out)
-                    out = 0
-                    yield data
-                    out = st._open_out()
-            data = st._close_out(out)
-            out = 0
-            if data:
-                yield data
-        finally:
-            if out:
-                L.hts_close(out)
+        return write_payloads(st, _records(st, chunk))
 
     def count(self, chunk: Chunk) -> int:
         st = _state(self.settings)
         return sum(1 for _ in _records(st, chunk, transform=False))
+
+
+def write_payloads(st: _State, records: Iterator[int]) -> Iterator[bytes]:
+    """Write each record `records` yields with bcf_write into the in-memory output; yield
+    the output bytes about every BATCH_BYTES."""
+    L = st.L
+    write = L.bcf_write
+    ohdr = st.ohdr
+    fd = st.memfd
+    out = st._open_out()
+    try:
+        n = 0
+        for rec in records:
+            if write(out, ohdr, rec) < 0:
+                raise DataError("could not write a record", path=st.s.display)
+            n += 1
+            if n % _CHECK_EVERY == 0 and os.fstat(fd).st_size >= BATCH_BYTES:
+                data = st._close_out(out)
+                out = 0
+                yield data
+                out = st._open_out()
+        data = st._close_out(out)
+        out = 0
+        if data:
+            yield data
+    finally:
+        if out:
+            L.hts_close(out)
 
 
 def _records(st: _State, chunk: Chunk, transform: bool = True) -> Iterator[int]:
@@ -441,7 +450,7 @@ def _records(st: _State, chunk: Chunk, transform: bool = True) -> Iterator[int]:
 
 def _sequential_records(st: _State, chunk: Chunk) -> Iterator[None]:
     L = st.L
-    fp, hdr, rec = st.fp, st.hdr, st.rec
+    fp, hdr = st.fp, st.hdr
     read = L.bcf_read
     b = st.bgzf
     end = chunk.end
@@ -463,7 +472,7 @@ def _sequential_records(st: _State, chunk: Chunk) -> Iterator[None]:
                     (b.block_address + b.block_clength) << 16
                 ) >= end:
                     break
-        result = read(fp, hdr, rec)
+        result = read(fp, hdr, st.cur)
         if result < 0:
             if result == -1:
                 break
@@ -479,7 +488,6 @@ def _region_records(st: _State, chunk: Chunk) -> Iterator[None]:
     tid = st.region_tid(region.contig)
     if tid < 0:
         return
-    head = st.head
     is_bcf = st.s.input_format == sniff.BCF
     reader = hts.readrec("bcf_readrec" if is_bcf else "tbx_readrec")
     end = region.end if region.end is not None else hts.HTS_POS_MAX
@@ -495,19 +503,20 @@ def _region_records(st: _State, chunk: Chunk) -> Iterator[None]:
     try:
         while True:
             if is_bcf:
-                result = nxt(bgzf, itr, st.rec, None)
+                result = nxt(bgzf, itr, st.cur, None)
             else:
                 result = nxt(bgzf, itr, ks_ref, st.tbx)
             if result < 0:
                 if result == -1:
                     break
                 raise DataError(f"malformed record in region {region}", path=st.s.display)
-            if not is_bcf and L.vcf_parse(ks_ref, st.hdr, st.rec) < 0:
+            if not is_bcf and L.vcf_parse(ks_ref, st.hdr, st.cur) < 0:
                 raise DataError(
                     f"malformed record in region {region}: "
                     + ctypes.string_at(ks.s, min(ks.l, 60)).decode(errors="replace"),
                     path=st.s.display,
                 )
+            head = st.cur_head
             pos = head.pos
             # The index returns bins; keep what really overlaps, once.
             if pos >= end or pos + max(head.rlen, 1) <= start0:
@@ -591,13 +600,14 @@ def _version_lines(req) -> tuple[bytes, ...]:
         return ()
     from gfcli import __version__
 
+    name = getattr(req, "command", "view") or "view"
     argv = list(req.argv)
-    if not argv or argv[0] != "view":
-        argv = ["view", *argv]
+    if not argv or argv[0] != name:
+        argv = [name, *argv]
     command = " ".join(argv)
     return (
-        f"##gfcli_viewVersion={__version__}+htslib-{hts.htslib_version()}".encode(),
-        f"##gfcli_viewCommand={command}; Date={time.ctime()}".encode(),
+        f"##gfcli_{name}Version={__version__}+htslib-{hts.htslib_version()}".encode(),
+        f"##gfcli_{name}Command={command}; Date={time.ctime()}".encode(),
     )
 
 
@@ -672,7 +682,9 @@ def _targets(req, contigs: list[str]) -> Targets | None:
     return None
 
 
-def make_view_plan(req, inp: Input):
+def make_view_plan(req, inp: Input, header_lines: tuple[bytes, ...] = ()):
+    """The view plan; `header_lines` go into the header before the provenance lines (what
+    `gfcli filter -s` adds)."""
     from gfcli.engine import chunks as chunking
     from gfcli.engine.view import ViewPlan
 
@@ -730,7 +742,7 @@ def make_view_plan(req, inp: Input):
         input_format=base.input_format,
         index=base.index,
         text_output=text_output,
-        version_lines=_version_lines(req),
+        version_lines=header_lines + _version_lines(req),
         samples=samples,
         sites_only=sites_only,
         calc_ac=(samples is not None or sites_only) and not req.no_update,
