@@ -74,6 +74,9 @@ TASKS: list[Task] = [
     _t("view BAM->SAM -@2", "view -@ 2 {bam}", "samtools view -@ 2 {bam}"),
     _t("flagstat BAM -@1", "flagstat -@ 1 {bam}", "samtools flagstat -@ 1 {bam}"),
     _t("flagstat BAM -@2", "flagstat -@ 2 {bam}", "samtools flagstat -@ 2 {bam}"),
+    _t("stats BAM -@1", "stats -@ 1 {bam}", "samtools stats -@ 1 {bam}"),
+    _t("stats BAM -@2", "stats -@ 2 {bam}", "samtools stats -@ 2 {bam}",
+       note="target: at most samtools stats -@ 2"),
 ]
 
 
