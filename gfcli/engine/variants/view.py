@@ -750,13 +750,15 @@ def make_view_plan(req, inp: Input, header_lines: tuple[bytes, ...] = ()):
         is_stream=is_stream,
         run=run,
     )
+    # Settings equal to the probe's (no samples, no provenance lines) hash alike: drop
+    # the probe's entry before handing the reader over, not after.
+    del _STATES[base]
     if is_stream:
         # The probe's reader has consumed the header of the stream: hand it over.
         probe.configure(settings)
         _STATES[settings] = probe
     else:
         probe.close()
-    del _STATES[base]
     formatter = VariantFormatter(settings)
 
     if regions is not None:

@@ -1,0 +1,126 @@
+"""How gfcli behaves in pipes and workflows: closed pipes, interrupts, atomic outputs."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pysam
+import pytest
+
+GFCLI = [sys.executable, "-m", "gfcli"]
+SMALL_CHUNKS = {**os.environ, "GFCLI_CHUNK_BYTES": "65536"}
+
+
+def _write_vcf(path: Path, n: int, bad_at: int | None = None) -> None:
+    rng = random.Random(3)
+    lines = [
+        "##fileformat=VCFv4.2",
+        "##contig=<ID=1,length=100000000>",
+        '##INFO=<ID=DP,Number=1,Type=Integer,Description="Depth">',
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tA\tB",
+    ]
+    pos = 0
+    for i in range(n):
+        pos += rng.randint(1, 50)
+        where = "x12" if i == bad_at else str(pos)  # a POS that is no number
+        lines.append(f"1\t{where}\t.\tA\tG\t30\tPASS\tDP={rng.randint(1, 99)}\tGT\t0/1\t1/1")
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture(scope="module")
+def big_vcf(tmp_path_factory) -> Path:
+    directory = tmp_path_factory.mktemp("behaviour")
+    plain = directory / "big.vcf"
+    _write_vcf(plain, 200_000)
+    gz = directory / "big.vcf.gz"
+    pysam.tabix_compress(str(plain), str(gz))
+    pysam.tabix_index(str(gz), preset="vcf")
+    return gz
+
+
+def _leftovers(directory: Path) -> list[str]:
+    return [p.name for p in directory.iterdir() if "gfcli-tmp" in p.name]
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_closed_pipe_is_quiet(big_vcf, threads):
+    view = subprocess.Popen([*GFCLI, "view", "-@", threads, str(big_vcf)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    head = view.stdout.readline()
+    view.stdout.close()  # the reader goes away, like `| head -1`
+    code = view.wait(timeout=30)
+    assert head.startswith(b"##fileformat=VCF")
+    assert code == 141
+    assert view.stderr.read() == b""
+
+
+def test_interrupt_removes_partial_output(big_vcf, tmp_path):
+    out = tmp_path / "out.vcf"
+    proc = subprocess.Popen([*GFCLI, "view", "-@", "2", "-o", str(out), str(big_vcf)],
+                            stderr=subprocess.PIPE, env=SMALL_CHUNKS)
+    deadline = time.monotonic() + 20
+    while not _leftovers(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if proc.poll() is not None:
+        pytest.skip("the run finished before it could be interrupted")
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    code = proc.wait(timeout=10)
+    assert time.monotonic() - sent < 1.5
+    assert code == 130
+    assert not out.exists()
+    assert _leftovers(tmp_path) == []
+
+
+def test_sigterm_removes_partial_output(big_vcf, tmp_path):
+    out = tmp_path / "out.vcf.gz"
+    proc = subprocess.Popen([*GFCLI, "view", "-Oz", "-o", str(out), str(big_vcf)],
+                            stderr=subprocess.PIPE, env=SMALL_CHUNKS)
+    deadline = time.monotonic() + 20
+    while not _leftovers(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if proc.poll() is not None:
+        pytest.skip("the run finished before it could be terminated")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == 143
+    assert not out.exists() and _leftovers(tmp_path) == []
+
+
+def test_bad_record_leaves_no_output(tmp_path):
+    src = tmp_path / "bad.vcf"
+    _write_vcf(src, 5000, bad_at=4000)
+    out = tmp_path / "out.vcf"
+    result = subprocess.run([*GFCLI, "view", "-o", str(out), str(src)],
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gfcli view: error: ")
+    assert str(src) in lines[0] and "line 4006" in lines[0]
+    assert not out.exists() and _leftovers(tmp_path) == []
+
+
+def test_stdin_pipe_equals_file(big_vcf):
+    direct = subprocess.run([*GFCLI, "view", "--no-version", str(big_vcf)],
+                            capture_output=True, check=True).stdout
+    with open(big_vcf, "rb") as source:
+        cat = subprocess.Popen(["cat"], stdin=source, stdout=subprocess.PIPE)
+        piped = subprocess.run([*GFCLI, "view", "--no-version", "-"], stdin=cat.stdout,
+                               capture_output=True, check=True).stdout
+        cat.wait()
+    assert piped == direct
+
+
+def test_output_permissions_follow_umask(big_vcf, tmp_path):
+    out = tmp_path / "perm.vcf"
+    subprocess.run([*GFCLI, "view", "-H", "-r", "1:1-1000", "-o", str(out), str(big_vcf)],
+                   check=True)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
