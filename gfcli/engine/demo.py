@@ -26,15 +26,35 @@ def _steps(tmp: str) -> list[tuple[str, list[str]]]:
     steps = [
         ("What gfcli is", ["--version"]),
         ("A VCF's header, then its first records", ["view", "-h", vcf]),
-        ("Records in a region, through the tabix index", ["view", "-H", "-r", "1:1-2000", vcf]),
-        ("Two samples only (AC/AN recomputed like bcftools)", ["view", "-H", "-s", "S1,S2", vcf]),
+        ("Records in a region, through the tabix index", ["view", "-H", "-r", "chr1:1-2000", vcf]),
+        ("Two samples only (AC/AN recomputed like bcftools)",
+         ["view", "-H", "-s", "S0001,S0003", vcf]),
         ("VCF to BCF with two worker processes, indexed", ["view", "-@", "2", "-Ob", "-o", bcf,
                                                           "--write-index", vcf]),
         ("Count the records of the new BCF", ["view", "-c", bcf]),
-        ("Alignments in a region (samtools view text)", ["view", "-r", "1:1000-1400", bam]),
+        ("Alignments in a region (samtools view text)", ["view", "-r", "chr1:1000-1400", bam]),
         ("How many alignments the BAM holds", ["view", "-c", bam]),
     ]
+    # Steps for commands that later issues add; shown once the command is there.
+    optional = [
+        ("samtools flagstat, the same text", "flagstat", ["flagstat", bam]),
+        ("Keep confident variants (bcftools -i syntax), and how the filter is planned",
+         "filter", ["filter", "--explain", "-i", "QUAL>30 && INFO/DP>10", vcf]),
+        ("bcftools stats summary numbers", "stats", ["stats", vcf]),
+        ("samtools depth over a region", "depth", ["depth", "-r", "chr1:100-110", bam]),
+        ("Validate the VCF", "validate", ["validate", "--summary", vcf]),
+    ]
+    available = _available_commands()
+    steps += [(title, argv) for title, name, argv in optional if name in available]
     return steps
+
+
+def _available_commands() -> set[str]:
+    import typer
+
+    from gfcli.cli import app
+
+    return set(typer.main.get_command(app).commands)
 
 
 def run_demo(lines: int) -> None:
@@ -60,4 +80,4 @@ def run_demo(lines: int) -> None:
 
 def _short(arg: str) -> str:
     """Show bundled files by their name, not their installation path."""
-    return os.path.basename(arg) if os.sep in arg else arg
+    return os.path.basename(arg) if os.sep in arg and os.path.exists(arg) else arg
