@@ -94,16 +94,17 @@ CHUNKS = [EXPRESSIONS[i : i + 20] for i in range(0, len(EXPRESSIONS), 20)]
 
 
 @pytest.mark.parametrize("exprs", CHUNKS, ids=[f"exprs{i * 20}" for i in range(len(CHUNKS))])
-def test_include_vcf(tmp_path, files, exprs):
-    _check_many(tmp_path, files, exprs, "vcf", "-i")
+def test_include_gz(tmp_path, files, exprs):
+    # BGZF VCF: the raw-text path (scanned columns, copied or edited lines, htslib for the rest)
+    _check_many(tmp_path, files, exprs, "gz", "-i")
 
 
-@pytest.mark.parametrize("source", ["bcf", "gz"])
-def test_include_bcf_and_gz(tmp_path, files, source):
+@pytest.mark.parametrize("source", ["bcf", "vcf"])
+def test_include_bcf_and_vcf(tmp_path, files, source):
     _check_many(tmp_path, files, EXPRESSIONS[1::3], source, "-i")
 
 
-@pytest.mark.parametrize("source", ["vcf", "bcf"])
+@pytest.mark.parametrize("source", ["gz", "bcf"])
 def test_exclude(tmp_path, files, source):
     _check_many(tmp_path, files, EXPRESSIONS[2::3], source, "-e")
 
@@ -123,7 +124,7 @@ SOFT = [
 
 
 @pytest.mark.parametrize("flag,expr,mode", SOFT)
-@pytest.mark.parametrize("source", ["vcf", "bcf"])
+@pytest.mark.parametrize("source", ["gz", "bcf"])
 def test_soft_filter(tmp_path, files, flag, expr, mode, source):
     args = ["-s", "Flt", *mode, flag, expr, files[source]]
     mine = ours(tmp_path, args)

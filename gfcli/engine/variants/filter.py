@@ -38,6 +38,7 @@ from gfcli.engine.expr.batch import FormatColumn, InfoColumn, VariantBatch
 from gfcli.engine.source import Input
 from gfcli.engine.variants import hts
 from gfcli.engine.variants.view import (
+    BATCH_BYTES,
     Settings,
     _region_records,
     _sequential_records,
@@ -47,6 +48,8 @@ from gfcli.engine.variants.view import (
 )
 
 POOL_SIZE = 1024  # records per evaluated batch
+# BGZF VCF text is filtered on the raw lines where possible (see rawtext); off only to compare.
+RAW_TEXT = os.environ.get("GFCLI_RAW_TEXT", "1") != "0"
 INT32_MISSING = -(2**31)
 INT32_VECTOR_END = -(2**31) + 1
 FLOAT_MISSING_BITS = 0x7F800001
@@ -154,6 +157,7 @@ class _Context:
         self.soft_id = (L.bcf_hdr_id2int(st.hdr, hts.BCF_DT_ID, soft.encode())
                         if soft else -1)
         self.pass_id = (ctypes.c_int * 1)(0)
+        self.raw = None  # rawtext.RawText, made on the first raw-text chunk
 
     def close(self) -> None:
         for r in self.pool:
@@ -499,7 +503,35 @@ class FilterFormatter:
 
     def iter_payloads(self, chunk: Chunk) -> Iterator[bytes]:
         st = _state(self.settings)
+        from gfcli.engine.variants import rawtext
+
+        if RAW_TEXT and self.spec.text is not None and rawtext.usable(st, chunk):
+            ctx = _context(st, self.spec)
+            if ctx.raw is None:
+                ctx.raw = rawtext.RawText(ctx, ctx.decoder.contigs)
+            if ctx.raw.full or ctx.raw.pre:
+                return self._raw_payloads(st, ctx, chunk)
         return write_payloads(st, self._selected(st, chunk))
+
+    def _raw_payloads(self, st: _State, ctx: _Context, chunk: Chunk) -> Iterator[bytes]:
+        from gfcli.engine.variants import rawtext
+
+        raw = ctx.raw
+        items = rawtext.run_chunk(ctx, raw, chunk, self.settings.text_output, _soft_filter)
+        if not self.settings.text_output:
+            yield from write_payloads(st, (ctx.pool[slot] for kind, slot in items))
+            return
+        parts: list[bytes] = []
+        size = 0
+        for kind, item in items:
+            data = item if kind == "raw" else raw.format(item)
+            parts.append(data)
+            size += len(data)
+            if size >= BATCH_BYTES:
+                yield b"".join(parts)
+                parts, size = [], 0
+        if parts:
+            yield b"".join(parts)
 
     def _selected(self, st: _State, chunk: Chunk) -> Iterator[int]:
         """The records to write, soft-filtered when asked, in input order."""

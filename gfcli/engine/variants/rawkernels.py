@@ -1,0 +1,526 @@
+"""numba kernels over raw VCF text: columns for the expression, and whether htslib would write
+the line back byte for byte.
+
+`scan_lines` walks a buffer of whole lines once. For every line it records where it is, the
+site values a filter needs (contig id, POS, QUAL as float32, chosen INFO tags, chosen FORMAT
+tags per sample) and a verdict:
+
+- `ok`: the requested values were read exactly as htslib would read them (else the line is
+  handed to `vcf_parse`);
+- `canon`: 1 when `vcf_parse` + `vcf_format` would give the same bytes (every number already in
+  htslib's spelling: integers without sign or leading zeros, floats as `%g`; known contigs,
+  tags and filters; samples with all FORMAT fields), 2 when only trailing sample fields are
+  missing (htslib writes them as `:.`, which `emit_lines` adds), 0 otherwise.
+
+Tag types in the tables: 0 Flag, 1 Integer, 2 Float, 3 String/Character; 4 marks GT.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gfcli.engine.numba_cache import load_numba
+
+numba = load_numba()
+njit = numba.njit
+
+TAB, NL, SEMI, COLON, COMMA, EQ = 9, 10, 59, 58, 44, 61
+INT32_LOW = -2147483640  # htslib reserves the 8 smallest int32 values
+
+
+@njit(cache=True)
+def _lookup(buf, a, b, names, offsets):
+    """Index of buf[a:b] in the table (names concatenated, offsets[i]..offsets[i+1]), or -1."""
+    n = b - a
+    for i in range(offsets.shape[0] - 1):
+        s, e = offsets[i], offsets[i + 1]
+        if e - s != n:
+            continue
+        same = True
+        for j in range(n):
+            if names[s + j] != buf[a + j]:
+                same = False
+                break
+        if same:
+            return i
+    return -1
+
+
+@njit(cache=True)
+def _int(buf, a, b):
+    """(canonical, value) of an integer token."""
+    if a >= b:
+        return False, 0
+    neg = buf[a] == 45
+    i = a + 1 if neg else a
+    if i >= b or b - i > 10:
+        return False, 0
+    if buf[i] == 48 and (b - i > 1 or neg):
+        return False, 0
+    v = 0
+    for j in range(i, b):
+        c = buf[j]
+        if c < 48 or c > 57:
+            return False, 0
+        v = v * 10 + (c - 48)
+    if neg:
+        v = -v
+    if v > 2147483647 or v < INT32_LOW:
+        return False, v
+    return True, v
+
+
+@njit(cache=True)
+def _float(buf, a, b):
+    """(status, value as float32->float64, cut) of a float token: status 1 when the token is
+    already what htslib prints (`%g` of the float32), 2 when deleting buf[cut:b] (trailing
+    fraction zeros, and the point) makes it so, 0 otherwise."""
+    if a >= b:
+        return 0, 0.0, b
+    i = a
+    neg = buf[i] == 45
+    if neg:
+        i += 1
+    start_int = i
+    while i < b and 48 <= buf[i] <= 57:
+        i += 1
+    int_end = i
+    if int_end == start_int:
+        return 0, 0.0, b
+    frac_start = frac_end = i
+    point = False
+    if i < b and buf[i] == 46:
+        point = True
+        i += 1
+        frac_start = i
+        while i < b and 48 <= buf[i] <= 57:
+            i += 1
+        frac_end = i
+        if frac_end == frac_start:
+            return 0, 0.0, b
+    exp = 0
+    has_exp = False
+    if i < b and (buf[i] == 101 or buf[i] == 69):
+        has_exp = True
+        i += 1
+        eneg = False
+        esign = False
+        if i < b and (buf[i] == 43 or buf[i] == 45):
+            eneg = buf[i] == 45
+            esign = True
+            i += 1
+        ed = 0
+        while i < b and 48 <= buf[i] <= 57:
+            exp = exp * 10 + (buf[i] - 48)
+            ed += 1
+            i += 1
+        if ed == 0:
+            return 0, 0.0, b
+        if eneg:
+            exp = -exp
+        if not esign or ed < 2 or ed > 3:
+            # readable, not canonical
+            return _float_value_only(buf, start_int, int_end, frac_start, frac_end, exp, neg)
+    if i != b:
+        return 0, 0.0, b
+    # significant digits: first nonzero .. last nonzero over int and fraction parts
+    first = -1  # index in the digit sequence
+    last = -1
+    k = 0
+    mant = 0
+    nd = 0
+    for j in range(start_int, int_end):
+        d = buf[j] - 48
+        if d != 0:
+            if first < 0:
+                first = k
+            last = k
+        if first >= 0 and nd < 18:
+            mant = mant * 10 + d
+            nd += 1
+        k += 1
+    n_int = k
+    for j in range(frac_start, frac_end):
+        d = buf[j] - 48
+        if d != 0:
+            if first < 0:
+                first = k
+            last = k
+        if first >= 0 and nd < 18:
+            mant = mant * 10 + d
+            nd += 1
+        k += 1
+    # value: the digits read (nd of them, starting at `first`) scaled
+    if first < 0:
+        v = 0.0
+    else:
+        scale = exp + (n_int - first - nd)
+        v = float(mant)
+        if scale > 0:
+            v = v * 10.0 ** scale
+        elif scale < 0:
+            v = v / 10.0 ** (-scale)
+        v = float(np.float32(v))
+    if neg:
+        v = -v
+    if first < 0:
+        # zero prints "0"; "-0" is left to htslib
+        if neg or has_exp:
+            return 0, v, b
+        if n_int != 1:
+            return 0, v, b
+        return (2, v, int_end) if point else (1, v, b)
+    if n_int > 1 and buf[start_int] == 48:
+        return 0, v, b
+    lead = n_int - 1 - first + exp  # decimal exponent of the leading digit
+    if last - first + 1 > 6:
+        return 0, v, b
+    if has_exp:
+        ok = (lead < -4 or lead >= 6) and n_int == 1 and first == 0 and \
+            (not point or buf[frac_end - 1] != 48)
+        return (1 if ok else 0), v, b
+    if lead < -4 or lead >= 6:
+        return 0, v, b
+    if not point:
+        return 1, v, b
+    # trailing zeros of the fraction (and the point when nothing is left) go
+    if last < n_int:
+        return 2, v, int_end
+    cut = frac_start + (last - n_int) + 1
+    return (2 if cut < b else 1), v, cut
+
+
+@njit(cache=True)
+def _float_value_only(buf, s0, s1, f0, f1, exp, neg):
+    mant = 0.0
+    for j in range(s0, s1):
+        mant = mant * 10.0 + (buf[j] - 48)
+    for j in range(f0, f1):
+        mant = mant * 10.0 + (buf[j] - 48)
+    scale = exp - (f1 - f0)
+    v = mant * 10.0 ** scale if scale >= 0 else mant / 10.0 ** (-scale)
+    v = float(np.float32(v))
+    return 0, (-v if neg else v), s1
+
+
+@njit(cache=True)
+def _number(buf, a, b, kind):
+    """(status, value, cut) of a numeric token of tag type `kind` (1 int, 2 float); '.' is
+    missing (NaN). Status as `_float`."""
+    if b - a == 1 and buf[a] == 46:
+        return 1, np.nan, b
+    if kind == 1:
+        ok, iv = _int(buf, a, b)
+        return (1 if ok else 0), float(iv), b
+    return _float(buf, a, b)
+
+
+@njit(cache=True)
+def _values(buf, a, b, kind, edits, ne):
+    """Status of all comma-separated values of a typed field; deletions go to `edits`.
+    Returns (status, ne)."""
+    if kind == 3:
+        return 1, ne
+    status = 1
+    s = a
+    for j in range(a, b + 1):
+        if j == b or buf[j] == COMMA:
+            st, _, cut = _number(buf, s, j, kind)
+            if st == 0:
+                return 0, ne
+            if st == 2:
+                if ne >= edits.shape[0]:
+                    return 0, ne
+                edits[ne, 0], edits[ne, 1], edits[ne, 2] = cut, j - cut, 0
+                ne += 1
+                status = 2
+            s = j + 1
+    return status, ne
+
+
+@njit(cache=True)
+def _gt_canonical(buf, a, b):
+    if a >= b:
+        return False
+    s = a
+    for j in range(a, b + 1):
+        if j == b or buf[j] == 47 or buf[j] == 124:
+            if j == s:
+                return False
+            if not (j - s == 1 and buf[s] == 46):
+                ok, v = _int(buf, s, j)
+                if not ok or v < 0:
+                    return False
+            s = j + 1
+    return True
+
+
+@njit(cache=True)
+def scan_lines(buf, n_samples, ctg_names, ctg_off, info_names, info_off, info_type,
+               flt_names, flt_off, fmt_names, fmt_off, fmt_type, want_info, want_fmt,
+               max_lines):
+    """One pass over whole lines; see the module docstring. Returns the number of lines."""
+    n = len(buf)
+    K, F, S = want_info.shape[0], want_fmt.shape[0], n_samples
+    starts = np.empty(max_lines, np.int64)
+    ends = np.empty(max_lines, np.int64)
+    rid = np.full(max_lines, -1, np.int32)
+    pos = np.zeros(max_lines, np.int64)
+    qual = np.full(max_lines, np.nan)
+    ok = np.zeros(max_lines, np.bool_)
+    canon = np.zeros(max_lines, np.int8)
+    fpass = np.zeros(max_lines, np.bool_)
+    ivals = np.full((max_lines, max(K, 1)), np.nan)
+    ilen = np.zeros((max_lines, max(K, 1)), np.int32)
+    fvals = np.full((max_lines, max(F, 1), max(S, 1)), np.nan)
+    fwidth = np.zeros((max_lines, max(F, 1)), np.int32)
+    edits = np.zeros((len(buf) // 4 + 64, 3), np.int64)  # (position, delete, insert ':.'s)
+    efirst = np.zeros(max_lines + 1, np.int64)
+    ne = 0
+    keyslot = np.full(64, -1, np.int64)  # FORMAT key position -> requested slot
+    keytype = np.zeros(64, np.int64)
+    last_ctg_a, last_ctg_b, last_rid = 0, 0, -1
+    i = 0
+    L = 0
+    while i < n and L < max_lines:
+        a = i
+        while i < n and buf[i] != NL:
+            i += 1
+        e = i
+        i += 1
+        if e == a:
+            continue
+        starts[L], ends[L] = a, e
+        efirst[L] = ne
+        good = True
+        can = 1
+        # -- columns ---------------------------------------------------------------------
+        col = 0
+        c0 = a
+        cstart = np.empty(10, np.int64)
+        cend = np.empty(10, np.int64)
+        j = a
+        while j <= e and col < 9:
+            if j == e or buf[j] == TAB:
+                cstart[col], cend[col] = c0, j
+                col += 1
+                c0 = j + 1
+            j += 1
+        sample_start = c0
+        if col < 8 or (S > 0 and col < 9) or (S == 0 and col > 8) or buf[e - 1] == 13:
+            ok[L] = False
+            canon[L] = 0
+            L += 1
+            efirst[L] = ne
+            continue
+        # CHROM
+        ca, cb = cstart[0], cend[0]
+        same = last_rid >= 0 and cb - ca == last_ctg_b - last_ctg_a
+        if same:
+            for t in range(cb - ca):
+                if buf[ca + t] != buf[last_ctg_a + t]:
+                    same = False
+                    break
+        if not same:
+            last_rid = _lookup(buf, ca, cb, ctg_names, ctg_off)
+            last_ctg_a, last_ctg_b = ca, cb
+        rid[L] = last_rid
+        if last_rid < 0:
+            good = False
+            can = 0
+        # POS
+        pok, pv = _int(buf, cstart[1], cend[1])
+        if not pok or pv < 0:
+            good = False
+            can = 0
+        pos[L] = pv
+        # QUAL
+        qa, qb = cstart[5], cend[5]
+        if not (qb - qa == 1 and buf[qa] == 46):
+            qst, qv, qcut = _float(buf, qa, qb)
+            qual[L] = qv
+            if qst == 0:
+                can = 0
+                good = False
+            elif qst == 2 and ne < edits.shape[0]:
+                edits[ne, 0], edits[ne, 1], edits[ne, 2] = qcut, qb - qcut, 0
+                ne += 1
+                can = 2 if can else 0
+            elif qst == 2:
+                can = 0
+        # FILTER
+        fa, fb = cstart[6], cend[6]
+        if fb - fa == 4 and buf[fa] == 80 and buf[fa + 1] == 65 and buf[fa + 2] == 83 and \
+                buf[fa + 3] == 83:
+            fpass[L] = True
+        elif not (fb - fa == 1 and buf[fa] == 46):
+            s = fa
+            for t in range(fa, fb + 1):
+                if t == fb or buf[t] == SEMI:
+                    if _lookup(buf, s, t, flt_names, flt_off) < 0:
+                        can = 0
+                    s = t + 1
+        # INFO
+        ia, ib = cstart[7], cend[7]
+        if ib == ia:
+            can = 0
+        elif not (ib - ia == 1 and buf[ia] == 46):
+            s = ia
+            for t in range(ia, ib + 1):
+                if t == ib or buf[t] == SEMI:
+                    ke = s
+                    while ke < t and buf[ke] != EQ:
+                        ke += 1
+                    tag = _lookup(buf, s, ke, info_names, info_off)
+                    if tag < 0 or ke == s:
+                        can = 0
+                        good = False
+                    else:
+                        kind = info_type[tag]
+                        has_value = ke < t
+                        if kind == 0:
+                            if has_value:
+                                can = 0
+                        elif not has_value:
+                            can = 0
+                        else:
+                            vs, ne = _values(buf, ke + 1, t, kind, edits, ne)
+                            if vs == 0:
+                                can = 0
+                            elif vs == 2 and can:
+                                can = 2
+                        for k in range(K):
+                            if want_info[k] == tag:
+                                ilen[L, k] = 1
+                                if kind == 0:
+                                    ivals[L, k] = 1.0
+                                else:
+                                    ve = ke + 1
+                                    while ve < t and buf[ve] != COMMA:
+                                        ve += 1
+                                    if ve != t or not has_value:
+                                        good = False
+                                    else:
+                                        nok, nv, _ = _number(buf, ke + 1, t, kind)
+                                        if nok == 0:
+                                            good = False
+                                        ivals[L, k] = nv
+                    s = t + 1
+        # FORMAT and samples
+        if S > 0:
+            fa, fb = cstart[8], cend[8]
+            nkeys = 0
+            s = fa
+            for t in range(fa, fb + 1):
+                if t == fb or buf[t] == COLON:
+                    if nkeys >= 64:
+                        can = 0
+                        good = False
+                        break
+                    tag = _lookup(buf, s, t, fmt_names, fmt_off)
+                    keyslot[nkeys] = -1
+                    if tag < 0:
+                        can = 0
+                        good = False
+                        keytype[nkeys] = 3
+                    else:
+                        keytype[nkeys] = fmt_type[tag]
+                        for f in range(F):
+                            if want_fmt[f] == tag:
+                                keyslot[nkeys] = f
+                                fwidth[L, f] = 1
+                    nkeys += 1
+                    s = t + 1
+            # samples
+            smp = 0
+            s = sample_start
+            sub = 0
+            ss = s
+            t = s
+            while t <= e:
+                c = buf[t] if t < e else TAB
+                if c == COLON or c == TAB:
+                    if sub < nkeys:
+                        kind = keytype[sub]
+                        if t == ss:
+                            can = 0
+                        elif kind == 4:
+                            if sub != 0 or not _gt_canonical(buf, ss, t):
+                                can = 0
+                        else:
+                            vs, ne = _values(buf, ss, t, kind, edits, ne)
+                            if vs == 0:
+                                can = 0
+                            elif vs == 2 and can:
+                                can = 2
+                        f = keyslot[sub]
+                        if f >= 0 and smp < S:
+                            ve = ss
+                            while ve < t and buf[ve] != COMMA:
+                                ve += 1
+                            if ve != t:
+                                good = False
+                            else:
+                                nok, nv, _ = _number(buf, ss, t, kind)
+                                if nok == 0:
+                                    good = False
+                                fvals[L, f, smp] = nv
+                    else:
+                        can = 0
+                        good = False
+                    sub += 1
+                    ss = t + 1
+                    if c == TAB:
+                        if sub < nkeys and can:
+                            if ne < edits.shape[0]:
+                                edits[ne, 0], edits[ne, 1], edits[ne, 2] = t, 0, nkeys - sub
+                                ne += 1
+                                can = 2
+                            else:
+                                can = 0
+                        smp += 1
+                        sub = 0
+                t += 1
+            if smp != S:
+                can = 0
+                good = False
+        ok[L] = good
+        canon[L] = can
+        L += 1
+        efirst[L] = ne
+    return (L, i, starts, ends, rid, pos, qual, ok, canon, fpass, ivals, ilen, fvals, fwidth,
+            edits, efirst)
+
+
+@njit(cache=True)
+def emit_lines(buf, starts, ends, canon, idx, edits, efirst):
+    """The lines `idx` (each + newline) as htslib writes them: canon 2 lines get their
+    edits (trailing float zeros deleted, missing trailing sample fields written as ':.')."""
+    total = 0
+    for q in range(idx.shape[0]):
+        L = idx[q]
+        total += ends[L] - starts[L] + 1
+        if canon[L] == 2:
+            for x in range(efirst[L], efirst[L + 1]):
+                total += 2 * edits[x, 2]
+    out = np.empty(total, np.uint8)
+    o = 0
+    for q in range(idx.shape[0]):
+        L = idx[q]
+        a, e = starts[L], ends[L]
+        cur = a
+        if canon[L] == 2:
+            for x in range(efirst[L], efirst[L + 1]):
+                p, d, ins = edits[x, 0], edits[x, 1], edits[x, 2]
+                out[o : o + p - cur] = buf[cur:p]
+                o += p - cur
+                for _ in range(ins):
+                    out[o] = COLON
+                    out[o + 1] = 46
+                    o += 2
+                cur = p + d
+        out[o : o + e - cur] = buf[cur:e]
+        o += e - cur
+        out[o] = NL
+        o += 1
+    return out[:o]
