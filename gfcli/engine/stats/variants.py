@@ -1,0 +1,577 @@
+"""Variant statistics (VCF/BCF): `bcftools stats` numbers and text, mergeable partials.
+
+`compute(req, inp)` plans chunks as `gfcli view` does (index offset ranges, BGZF line cuts,
+index regions, or one stream), reads each chunk into raw record batches (`vcfraw`), runs
+the numba kernels (`vkernels.update`) over them and returns a `VariantStats`; chunk
+results are added with `+=`, in any order, so `-@ N` equals `-@ 1` and JSON partials of
+shards merge into what one pass prints.
+
+The text output is bcftools 1.24's: sections ID, SN, TSTV, SiS, AF, QUAL, [USR], IDD, ST,
+DP and, with -s/-S, PSC, PSI, HWE and VAF (when the header defines FORMAT/AD). Only the
+two provenance lines differ: they name gfcli (the phrase MultiQC looks for is kept).
+Extras (per-chromosome counts, bi/multi-allelic counts, MAF spectrum, per-sample
+missingness and Ts/Tv) appear in `-O json` and `--pretty` only.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from gfcli.engine.errors import DataError, UsageError
+from gfcli.engine.stats.base import VARIANTS, StatsRequest
+
+M_INDEL = 60
+N_QUAL = 100_000
+N_HWE = 100
+N_VAF = 21
+N_MAF = 51
+
+_ARRAYS = (
+    "sn", "af_ts", "af_tv", "af_snps", "af_indels", "qual_ts", "qual_tv", "qual_in", "ins",
+    "dels", "subst", "dp_gt", "dp_site", "nvaf", "dvaf", "smpl", "vaf_snv", "vaf_indel",
+    "af_hwe", "usr_ts", "usr_tv", "chrom", "maf",
+)
+SMPL_COLUMNS = (
+    "homRR", "homAA", "hets", "ts", "tv", "indels", "dp_sum", "dp_n", "singletons", "hapRef",
+    "hapAlt", "missing", "insHets", "delHets", "insHoms", "delHoms",
+)
+
+
+@dataclass
+class Settings:
+    """What fixes the shape and meaning of the counters; partials merge only when equal."""
+
+    samples: list[str] | None  # selected samples in output order; None = no sample stats
+    n_header_samples: int
+    m_af: int
+    af_bins: list[float] | None
+    af_tag: str | None
+    depth: tuple[int, int, int]
+    user: list[tuple[str, int, float, float, int, bool]] = field(default_factory=list)
+    has_ad: bool = False
+    apply_filters: str | None = None
+    include: str | None = None
+    exclude: str | None = None
+
+    def key(self) -> tuple:
+        d = asdict(self)
+        d["depth"] = tuple(d["depth"])
+        d["user"] = tuple(tuple(u) for u in d["user"])
+        return tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in sorted(d.items()))
+
+
+def _shapes(s: Settings) -> dict[str, tuple[tuple[int, ...], type]]:
+    n_s = len(s.samples or [])
+    lo, hi, step = s.depth
+    m_vals = 4 + (hi - lo) // step
+    n_usr = len(s.user)
+    max_bins = max([u[4] for u in s.user] + [1])
+    i64 = np.int64
+    return {
+        "sn": ((11,), i64),
+        "af_ts": ((s.m_af,), i64),
+        "af_tv": ((s.m_af,), i64),
+        "af_snps": ((s.m_af,), i64),
+        "af_indels": ((s.m_af,), i64),
+        "qual_ts": ((N_QUAL,), i64),
+        "qual_tv": ((N_QUAL,), i64),
+        "qual_in": ((N_QUAL,), i64),
+        "ins": ((M_INDEL,), i64),
+        "dels": ((M_INDEL,), i64),
+        "subst": ((16,), i64),
+        "dp_gt": ((m_vals,), i64),
+        "dp_site": ((m_vals,), i64),
+        "nvaf": ((2 * M_INDEL + 1,), i64),
+        "dvaf": ((2 * M_INDEL + 1,), np.float64),
+        "smpl": ((n_s, len(SMPL_COLUMNS)), i64),
+        "vaf_snv": ((n_s, N_VAF), i64),
+        "vaf_indel": ((n_s, N_VAF), i64),
+        "af_hwe": ((s.m_af * N_HWE,), i64),
+        "usr_ts": ((n_usr, max_bins), i64),
+        "usr_tv": ((n_usr, max_bins), i64),
+        "maf": ((N_MAF,), i64),
+    }
+
+
+class VariantStats:
+    """bcftools stats counters for one set of records (the accumulator)."""
+
+    kind = VARIANTS
+
+    def __init__(self, settings: Settings, files: list[str], contigs: list[str]):
+        self.settings = settings
+        self.files = list(files)
+        self.contigs = list(contigs)
+        self.a: dict[str, np.ndarray] = {
+            name: np.zeros(shape, dtype) for name, (shape, dtype) in _shapes(settings).items()
+        }
+        self.a["chrom"] = np.zeros(len(self.contigs), np.int64)
+
+    # -- the protocol -----------------------------------------------------------------
+    def update(self, batch, kernel_args) -> None:
+        from gfcli.engine.stats import vkernels
+
+        a = self.a
+        r = vkernels.update(
+            batch.n, batch.heads, batch.s_off, batch.shared, batch.i_off, batch.indiv,
+            *kernel_args,
+            *(a[name] for name in _ARRAYS),
+        )
+        if r != batch.n:
+            raise DataError("incorrect AN/AC counts (AN smaller than the sum of AC)"
+                            if r >= 0 else "genotype allele index out of range")
+
+    def __iadd__(self, other: VariantStats) -> VariantStats:
+        if not isinstance(other, VariantStats):
+            return NotImplemented
+        if self.settings.key() != other.settings.key():
+            raise UsageError("cannot merge variant statistics made with different options "
+                             "(samples, --af-bins/--af-tag, -d, -u, -f, -i/-e)")
+        for name in _ARRAYS:
+            if name == "chrom":
+                continue
+            self.a[name] += other.a[name]
+        mine = dict(zip(self.contigs, self.a["chrom"].tolist(), strict=True))
+        for name, count in zip(other.contigs, other.a["chrom"].tolist(), strict=True):
+            mine[name] = mine.get(name, 0) + count
+        self.contigs = list(mine)
+        self.a["chrom"] = np.array(list(mine.values()), np.int64)
+        for f in other.files:
+            if f not in self.files:
+                self.files.append(f)
+        return self
+
+    def to_json(self) -> dict:
+        state = {}
+        for name in _ARRAYS:
+            arr = self.a[name]
+            flat = arr.ravel()
+            nz = np.flatnonzero(flat)
+            state[name] = {
+                "shape": list(arr.shape),
+                "index": nz.tolist(),
+                "values": flat[nz].tolist(),
+            }
+        settings = asdict(self.settings)
+        return {
+            "settings": settings,
+            "files": self.files,
+            "contigs": self.contigs,
+            "state": state,
+            "summary": self.summary(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> VariantStats:
+        s = dict(data["settings"])
+        s["depth"] = tuple(s["depth"])
+        s["user"] = [tuple(u) for u in s.get("user", [])]
+        settings = Settings(**s)
+        acc = cls(settings, data["files"], data["contigs"])
+        for name in _ARRAYS:
+            entry = data["state"][name]
+            arr = acc.a[name]
+            if list(arr.shape) != list(entry["shape"]):
+                raise ValueError(f"{name}: shape {entry['shape']} does not fit the settings")
+            flat = arr.reshape(-1)
+            flat[np.asarray(entry["index"], np.int64)] = np.asarray(entry["values"],
+                                                                    arr.dtype)
+        return acc
+
+    # -- derived numbers ---------------------------------------------------------------
+    def summary(self) -> dict:
+        """The report in structured form (what -O json readers use)."""
+        a = self.a
+        sn = a["sn"]
+        ts, tv = int(a["af_ts"].sum()), int(a["af_tv"].sum())
+        out: dict = {
+            "SN": {
+                "samples": self.settings.n_header_samples,
+                "records": int(sn[0]), "no_alts": int(sn[1]), "snps": int(sn[2]),
+                "mnps": int(sn[3]), "indels": int(sn[4]), "others": int(sn[5]),
+                "multiallelic_sites": int(sn[6]), "multiallelic_snp_sites": int(sn[7]),
+            },
+            "TSTV": {"ts": ts, "tv": tv, "ts_tv": _ratio(ts, tv),
+                     "ts_1st_alt": int(sn[8]), "tv_1st_alt": int(sn[9]),
+                     "ts_tv_1st_alt": _ratio(int(sn[8]), int(sn[9]))},
+            "substitutions": {f"{'ACGT'[t >> 2]}>{'ACGT'[t & 3]}": int(a["subst"][t])
+                              for t in range(16) if t >> 2 != t & 3},
+            "indel_lengths": {str(-(i + 1)): int(v) for i, v in enumerate(a["dels"]) if v}
+            | {str(i + 1): int(v) for i, v in enumerate(a["ins"]) if v},
+            "extras": {
+                "per_chromosome": {c: int(n) for c, n in zip(self.contigs, a["chrom"],
+                                                             strict=True) if n},
+                "biallelic_sites": int(sn[10]),
+                "multiallelic_sites": int(sn[6]),
+                "maf_spectrum": {f"{i / 100:.2f}": int(v) for i, v in enumerate(a["maf"])
+                                 if v},
+            },
+        }
+        if self.settings.samples is not None:
+            n_rec = int(sn[0])
+            per = {}
+            for i, name in enumerate(self.settings.samples):
+                row = dict(zip(SMPL_COLUMNS, (int(x) for x in a["smpl"][i]), strict=True))
+                row["missing_fraction"] = row["missing"] / n_rec if n_rec else 0.0
+                row["ts_tv"] = _ratio(row["ts"], row["tv"])
+                per[name] = row
+            out["extras"]["per_sample"] = per
+        return out
+
+    # -- text ------------------------------------------------------------------------------
+    def render_text(self, req: StatsRequest) -> str:
+        from gfcli.engine.stats.vtext import render
+
+        return render(self, req)
+
+    def render_pretty(self, req: StatsRequest, console) -> None:
+        from gfcli.engine.stats.vtext import pretty
+
+        pretty(self, req, console)
+
+
+def _ratio(a: int, b: int) -> float:
+    return round(a / b, 4) if b else 0.0
+
+
+def from_json(data: dict) -> VariantStats:
+    return VariantStats.from_json(data)
+
+
+# ---------------------------------------------------------------------------------------
+# Computing
+
+
+@dataclass(frozen=True)
+class _Task:
+    """Worker side: the statistics of one chunk (picklable)."""
+
+    view_settings: object
+    settings: Settings
+    files: tuple[str, ...]
+    contigs: tuple[str, ...]
+    kernel_inputs: tuple
+    targets: object
+    select_samples: str | None  # what to give bcf_hdr_set_samples (None: all; "": none)
+
+    def __call__(self, chunk) -> VariantStats:
+        acc = VariantStats(self.settings, list(self.files), list(self.contigs))
+        for batch in _batches(self, chunk):
+            if batch.n:
+                acc.update(batch, self.kernel_inputs)
+        return acc
+
+
+_PREPARED: set[tuple[int, object]] = set()
+
+
+def _prepared_state(task: _Task):
+    from gfcli.engine.variants import hts
+    from gfcli.engine.variants import view as vview
+
+    st = vview._state(task.view_settings)
+    key = (os.getpid(), task.view_settings)
+    if key not in _PREPARED:
+        _PREPARED.add(key)
+        if task.select_samples is not None:
+            L = hts.lib()
+            fn = L.bcf_hdr_set_samples
+            fn.restype = ctypes.c_int
+            fn.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+            if task.select_samples == "":
+                fn(st.hdr, None, 0)
+    return st
+
+
+def _batches(task: _Task, chunk):
+    from gfcli.engine.chunks import OFFSETS, REGION
+    from gfcli.engine.stats import vcfraw
+    from gfcli.engine.variants import hts
+    from gfcli.engine.variants import view as vview
+
+    st = _prepared_state(task)
+    if chunk.kind == REGION:
+        items = []
+        with hts.QuietLog():
+            for _ in vview._region_records(st, chunk):
+                items.append(vcfraw.snapshot(st.rec))
+                if len(items) >= vcfraw.BATCH_RECORDS:
+                    yield _targeted(task, st, vcfraw.records_to_batch(items))
+                    items = []
+        if items:
+            yield _targeted(task, st, vcfraw.records_to_batch(items))
+        return
+    L = st.L
+    if chunk.kind == OFFSETS:
+        start = chunk.start if chunk.start is not None else st.after_header
+        if L.bgzf_seek(st.bgzf_ptr, start, 0) < 0:
+            raise DataError("could not seek in the file", path=st.s.display)
+    reader = getattr(st, "_stats_reader", None)
+    if reader is None:
+        reader = vcfraw.BatchReader(L, st.fp, st.hdr, st.rec, st.bgzf_ptr)
+        st._stats_reader = reader
+
+    def on_error(code: int) -> DataError:
+        return DataError("malformed record (htslib could not parse it)", path=st.s.display)
+
+    with hts.QuietLog():
+        for batch in reader.batches(chunk.end, on_error):
+            yield _targeted(task, st, batch)
+
+
+def _targeted(task: _Task, st, batch):
+    targets = task.targets
+    if targets is None or batch.n == 0:
+        return batch
+    rid = batch.rid
+    pos = batch.pos
+    keep = np.empty(batch.n, bool)
+    for i in range(batch.n):
+        keep[i] = targets.contains(st.contig_name(int(rid[i])), int(pos[i]))
+    if keep.all():
+        return batch
+    return batch.subset(keep)
+
+
+def _header_info(st) -> dict:
+    """INFO/FORMAT/FILTER definitions from the header text: {(kind, id): type}."""
+    text = st._header_text(st.hdr).decode(errors="replace")
+    defs: dict[tuple[str, str], str] = {}
+    for line in text.splitlines():
+        for kind in ("INFO", "FORMAT", "FILTER"):
+            prefix = f"##{kind}=<"
+            if line.startswith(prefix):
+                body = line[len(prefix):]
+                fields = {}
+                for part in body.split(","):
+                    if "=" in part:
+                        k, v = part.split("=", 1)
+                        fields.setdefault(k, v)
+                if "ID" in fields:
+                    defs[(kind, fields["ID"])] = fields.get("Type", "")
+    return defs
+
+
+def _parse_af_bins(text: str) -> list[float]:
+    if os.path.exists(text):
+        with open(text) as handle:
+            parts = [ln.strip() for ln in handle if ln.strip() and not ln.startswith("#")]
+    else:
+        parts = [p for p in text.split(",") if p.strip()]
+    try:
+        values = [float(np.float32(p)) for p in parts]
+    except ValueError:
+        raise UsageError(f"--af-bins: could not parse {text!r}") from None
+    if any(b <= a for a, b in zip(values, values[1:], strict=False)):
+        raise UsageError("--af-bins: the bin boundaries must increase")
+    if not values or values[0] > 0:
+        values.insert(0, 0.0)
+    if values[-1] < 1:
+        values.append(1.0)
+    return values
+
+
+def _parse_user(spec: str) -> tuple[str, int, float, float, int]:
+    """-u TAG[:min:max:n], TAG may carry an index: PV4[1]."""
+    parts = spec.split(":")
+    tag = parts[0]
+    idx = 0
+    if tag.endswith("]") and "[" in tag:
+        tag, _, rest = tag.partition("[")
+        try:
+            idx = int(rest[:-1])
+        except ValueError:
+            raise UsageError(f"-u: could not parse the index in {spec!r}") from None
+        if idx < 0:
+            raise UsageError(f"-u: negative index is not allowed: {spec!r}")
+    try:
+        lo = float(parts[1]) if len(parts) > 1 else 0.0
+        hi = float(parts[2]) if len(parts) > 2 else 1.0
+        nb = int(parts[3]) if len(parts) > 3 else 100
+    except ValueError:
+        raise UsageError(f"-u: could not parse {spec!r}") from None
+    if nb <= 0:
+        raise UsageError(f"-u: number of bins does not make sense ({nb}): {spec}")
+    return tag, idx, float(np.float32(lo)), float(np.float32(hi)), nb
+
+
+def _samples(req: StatsRequest, header_samples: list[str]) -> list[str] | None:
+    spec, is_file = (req.samples, False) if req.samples is not None else (req.samples_file,
+                                                                            True)
+    if spec is None:
+        return None
+    if spec == "-" and not is_file:
+        return list(header_samples)
+    exclude = spec.startswith("^")
+    body = spec[1:] if exclude else spec
+    if is_file:
+        try:
+            with open(body) as handle:
+                names = [ln.strip().split()[0] for ln in handle if ln.strip()]
+        except OSError as exc:
+            raise UsageError(f"{body}: {exc.strerror}") from None
+    else:
+        names = [n for n in body.split(",") if n]
+    known = set(header_samples)
+    if exclude:
+        drop = set(names)
+        chosen = [n for n in header_samples if n not in drop]
+    else:
+        chosen = []
+        for n in names:
+            if n in known and n not in chosen:
+                chosen.append(n)
+    if not chosen:
+        if not header_samples:
+            raise UsageError("no sample columns in the input")
+        raise UsageError(f'unable to parse the samples: "{spec}"')
+    return chosen
+
+
+def compute(req: StatsRequest, inp) -> VariantStats:
+    from gfcli.engine import chunks as chunking
+    from gfcli.engine import sniff
+    from gfcli.engine.execute import make_runner, merge_results
+    from gfcli.engine.variants import hts
+    from gfcli.engine.variants import view as vview
+
+    if req.include is not None or req.exclude is not None:
+        raise UsageError("-i/-e for variant statistics are not available yet (they arrive "
+                         "with the expression engine's VCF batch reader); use "
+                         "'gfcli filter -i EXPR -Ou FILE | gfcli stats -' meanwhile")
+    if (req.regions or req.regions_file) and (inp.is_stdin or inp.index is None):
+        raise UsageError(f"{inp.display}: -r/-R need an indexed file (use -t/-T to stream)")
+    if req.samples is not None and req.samples_file is not None:
+        raise UsageError("use either -s or -S, not both")
+
+    is_stream = not inp.splittable
+    vview._close_states()
+    import uuid
+
+    settings_v = vview.Settings(
+        path=inp.htslib_path() if inp.is_stdin else inp.name,
+        display=inp.display,
+        input_format=inp.format,
+        index=inp.index,
+        text_output=True,
+        is_stream=is_stream,
+        run=uuid.uuid4().hex,
+    )
+    probe = vview._state(settings_v)
+    header_samples = probe.sample_names()
+    probe._load_contig_names()
+    names = probe._contig_names
+    contigs = [names.get(i, "") for i in range(max(names) + 1)] if names else []
+    defs = _header_info(probe)
+    L = hts.lib()
+
+    def hid(name: str) -> int:
+        return L.bcf_hdr_id2int(probe.hdr, hts.BCF_DT_ID, name.encode())
+
+    samples = _samples(req, header_samples)
+    lo, hi, step = req.depth or (0, 500, 1)
+    if lo < 0 or lo >= hi or step > hi - lo + 1:
+        raise UsageError(f"is this a typo? --depth {lo},{hi},{step}")
+    af_bins = _parse_af_bins(req.af_bins) if req.af_bins else None
+    m_af = len(af_bins) if af_bins else max(101, len(header_samples) + 1)
+    if req.af_tag and ("INFO", req.af_tag) not in defs:
+        raise UsageError(f"no such INFO tag: {req.af_tag}")
+    users = []
+    for spec in req.user_tstv:
+        tag, idx, ulo, uhi, nb = _parse_user(spec)
+        typ = defs.get(("INFO", tag))
+        if typ is None:
+            raise UsageError(f'the INFO tag "{tag}" is not defined in the header')
+        if typ not in ("Float", "Integer"):
+            raise UsageError(f'the INFO tag "{tag}" is not of Float or Integer type')
+        users.append((tag, idx, ulo, uhi, nb, typ == "Float"))
+    filter_ids: list[int] = []
+    filter_missing = False
+    if req.apply_filters:
+        for name in req.apply_filters.split(","):
+            if name == ".":
+                filter_missing = True
+            else:
+                filter_ids.append(hid(name))
+    settings = Settings(
+        samples=samples,
+        n_header_samples=len(header_samples),
+        m_af=m_af,
+        af_bins=af_bins,
+        af_tag=req.af_tag,
+        depth=(lo, hi, step),
+        user=users,
+        has_ad=("FORMAT", "AD") in defs,
+        apply_filters=req.apply_filters,
+    )
+    params = np.zeros(17, np.int64)
+    params[0] = hid("DP")
+    params[1] = hid("AC")
+    params[2] = hid("AN")
+    params[3] = hid(req.af_tag) if req.af_tag else -1
+    params[4] = hid("GT")
+    params[5] = hid("DP") if ("FORMAT", "DP") in defs else -2
+    params[6] = hid("AD") if ("FORMAT", "AD") in defs else -2
+    params[7] = m_af
+    params[8] = len(af_bins) if af_bins else 0
+    params[9] = 1 if samples is not None else 0
+    params[10], params[11], params[12] = lo, hi, step
+    params[13] = 1 if req.apply_filters else 0
+    params[14] = 1 if filter_missing else 0
+    params[15] = 1 if defs.get(("INFO", "DP")) == "Integer" else 0
+    params[16] = 1 if req.af_tag and defs.get(("INFO", req.af_tag)) == "Float" else 0
+    if ("INFO", "DP") not in defs:
+        params[0] = -2
+    for k, tag in ((1, "AC"), (2, "AN")):
+        if ("INFO", tag) not in defs:
+            params[k] = -2
+    if ("FORMAT", "GT") not in defs:
+        params[4] = -2
+    index_of = {n: i for i, n in enumerate(header_samples)}
+    sample_idx = np.array([index_of[n] for n in samples] if samples else [], np.int64)
+    kernel_inputs = (
+        params,
+        np.asarray(af_bins or [], np.float32),
+        np.asarray(filter_ids, np.int64),
+        sample_idx,
+        np.array([hid(u[0]) for u in users], np.int64),
+        np.array([u[1] for u in users], np.int64),
+        np.array([1 if u[5] else 0 for u in users], np.int64),
+        np.array([u[2] for u in users], np.float32),
+        np.array([u[3] for u in users], np.float32),
+        np.array([u[4] for u in users], np.int64),
+    )
+    targets = vview._targets(req, [c for c in contigs if c])
+    regions = vview._regions(req, [c for c in contigs if c])
+    if is_stream:
+        vview._STATES[settings_v] = probe
+    else:
+        probe.close()
+        del vview._STATES[settings_v]
+    if regions is not None:
+        from gfcli.engine.regions import merge_regions
+
+        chunk_list = chunking.plan_region_chunks(merge_regions(regions))
+    elif is_stream or inp.compression != sniff.BGZF:
+        chunk_list = [chunking.Chunk.stream()]
+    else:
+        index = chunking.index_for(inp.name, inp.index)
+        if index is not None:
+            chunk_list = chunking.plan_offset_chunks(inp.name, index)
+        elif inp.format == sniff.VCF:
+            chunk_list = chunking.plan_text_chunks(inp.name)
+        else:
+            chunk_list = [chunking.Chunk.stream()]
+    display = "<STDIN>" if inp.is_stdin else inp.name
+    task = _Task(settings_v, settings, (display,), tuple(contigs), kernel_inputs, targets,
+                 None if samples is not None else "")
+    parallel = not (len(chunk_list) == 1 and chunk_list[0].kind == chunking.STREAM)
+    with make_runner(req.threads if parallel else 1) as runner:
+        acc = merge_results(runner.map(task, chunk_list))
+    if acc is None:
+        acc = VariantStats(settings, [display], contigs)
+    return acc

@@ -1,0 +1,782 @@
+"""numba kernels for `bcftools stats`-compatible variant statistics over raw record batches.
+
+A batch (see `vcfraw.RawBatch`) holds, per record, the leading fields of htslib's `bcf1_t`
+and the BCF encoding of its shared and per-sample parts. `update` decodes what bcftools
+stats looks at and adds it to the accumulator arrays in place. The per-allele variant
+type follows htslib's `bcf_set_variant_type`, genotype classes its `bcf_gt_type`, allele
+counts `bcf_calc_ac`; the counters are those of bcftools 1.24 `vcfstats.c` (semantics
+taken from its documented behaviour and checked record by record against it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gfcli.engine.numba_cache import load_numba
+
+numba = load_numba()
+njit = numba.njit
+
+# htslib variant types
+VT_REF, VT_SNP, VT_MNP, VT_INDEL, VT_OTHER, VT_BND, VT_OVERLAP = 0, 1, 2, 4, 8, 16, 32
+# bcf_gt_type results
+GT_HOM_RR, GT_HOM_AA, GT_HET_RA, GT_HET_AA, GT_HAPL_R, GT_HAPL_A, GT_UNKN = 0, 1, 2, 3, 4, 5, 6
+
+# SN counters (index into `sn`)
+SN_RECORDS, SN_NOALTS, SN_SNPS, SN_MNPS, SN_INDELS, SN_OTHERS, SN_MALS, SN_SNP_MALS = range(8)
+SN_TS_ALT1, SN_TV_ALT1, SN_BIALLELIC, SN_N = 8, 9, 10, 11
+
+# Per-sample counters (columns of `smpl`)
+(PS_HOMRR, PS_HOMAA, PS_HETS, PS_TS, PS_TV, PS_INDELS, PS_DP, PS_NDP, PS_SNGL, PS_HAPREF,
+ PS_HAPALT, PS_MISSING, PS_INS_HETS, PS_DEL_HETS, PS_INS_HOMS, PS_DEL_HOMS) = range(16)
+PS_N = 16
+
+M_INDEL = 60
+N_QUAL = 100_000  # iqual = 1 + int(QUAL*10); larger values share the last bin
+N_HWE = 100
+N_VAF = 21
+N_MAF = 51
+
+# params (int64) layout
+(P_INFO_DP, P_INFO_AC, P_INFO_AN, P_AFTAG, P_FMT_GT, P_FMT_DP, P_FMT_AD, P_M_AF, P_NBINS,
+ P_SAMPLES, P_DP_MIN, P_DP_MAX, P_DP_STEP, P_APPLY_FILTERS, P_FILTER_MISSING,
+ P_INFO_DP_INT, P_AFTAG_FLOAT) = range(17)
+P_N = 17
+
+
+@njit(cache=True, inline="always")
+def _size(t):
+    if t == 1 or t == 7:
+        return 1
+    if t == 2:
+        return 2
+    if t == 3 or t == 5:
+        return 4
+    return 0
+
+
+@njit(cache=True, inline="always")
+def _int_at(buf, p, t):
+    if t == 1:
+        v = np.int64(buf[p])
+        return v - 256 if v >= 128 else v
+    if t == 2:
+        v = np.int64(buf[p]) | (np.int64(buf[p + 1]) << 8)
+        return v - 65536 if v >= 32768 else v
+    v = (np.int64(buf[p]) | (np.int64(buf[p + 1]) << 8) | (np.int64(buf[p + 2]) << 16)
+         | (np.int64(buf[p + 3]) << 24))
+    return v - 4294967296 if v >= 2147483648 else v
+
+
+@njit(cache=True, inline="always")
+def _missing(t):
+    if t == 1:
+        return -128
+    if t == 2:
+        return -32768
+    return -2147483648
+
+
+@njit(cache=True, inline="always")
+def _float_at(buf, p):
+    a = np.empty(4, np.uint8)
+    a[0] = buf[p]
+    a[1] = buf[p + 1]
+    a[2] = buf[p + 2]
+    a[3] = buf[p + 3]
+    return a.view(np.float32)[0]
+
+
+@njit(cache=True, inline="always")
+def _float_bits(buf, p):
+    return (np.int64(buf[p]) | (np.int64(buf[p + 1]) << 8) | (np.int64(buf[p + 2]) << 16)
+            | (np.int64(buf[p + 3]) << 24))
+
+
+@njit(cache=True)
+def _typed(buf, p):
+    """(type, count, position of the first value) of the typed vector at p."""
+    b = buf[p]
+    t = b & 15
+    n = np.int64(b >> 4)
+    p += 1
+    if n == 15:
+        t2 = buf[p] & 15
+        n = _int_at(buf, p + 1, t2)
+        p += 1 + _size(t2)
+    return t, n, p
+
+
+@njit(cache=True)
+def _typed_int(buf, p):
+    t, n, q = _typed(buf, p)
+    return _int_at(buf, q, t), q + n * _size(t)
+
+
+@njit(cache=True, inline="always")
+def _upper(c):
+    return c - 32 if 97 <= c <= 122 else c
+
+
+@njit(cache=True)
+def _clen(buf, beg, end):
+    i = beg
+    while i < end and buf[i] != 0:
+        i += 1
+    return i - beg
+
+
+@njit(cache=True)
+def variant_type(buf, r0, rl, a0, al):
+    """htslib's bcf_set_variant_type for REF buf[r0:r0+rl] and ALT buf[a0:a0+al]:
+    (type, n) with n the length difference (negative for deletions)."""
+    if al == 1 and buf[a0] == 42:  # '*'
+        return VT_OVERLAP, 0
+    if rl == 1 and al == 1:
+        if buf[a0] == 46 or buf[r0] == buf[a0]:  # '.'
+            return VT_REF, 0
+        if buf[a0] == 88:  # 'X'
+            return VT_REF, 0
+        return VT_SNP, 1
+    if al == 0:
+        return VT_REF, 0
+    if buf[a0] == 60:  # '<'
+        if al == 3 and (buf[a0 + 1] == 88 or buf[a0 + 1] == 42) and buf[a0 + 2] == 62:
+            return VT_REF, 0
+        if al == 9:
+            s = "NON_REF>"
+            same = True
+            for k in range(8):
+                if buf[a0 + 1 + k] != ord(s[k]):
+                    same = False
+            if same:
+                return VT_REF, 0
+        return VT_OTHER, 0
+    if buf[a0] == 93 or buf[a0] == 91:  # ']' '['
+        return VT_BND, 0
+    r = 0
+    a = 0
+    while r < rl and a < al and _upper(buf[r0 + r]) == _upper(buf[a0 + a]):
+        r += 1
+        a += 1
+    if a < al and r == rl:
+        if buf[a0 + a] == 93 or buf[a0 + a] == 91:
+            return VT_BND, 0
+        return VT_INDEL, al - rl
+    if r < rl and a == al:
+        return VT_INDEL, al - rl
+    if r == rl and a == al:
+        return VT_REF, 0
+    re = rl - 1
+    ae = al - 1
+    while re > r and ae > a and _upper(buf[r0 + re]) == _upper(buf[a0 + ae]):
+        re -= 1
+        ae -= 1
+    if ae == a:
+        if re == r:
+            return VT_SNP, 1
+        if _upper(buf[r0 + re]) == _upper(buf[a0 + ae]):
+            return VT_INDEL, -(re - r)
+        return VT_OTHER, -(re - r)
+    if re == r:
+        if _upper(buf[r0 + re]) == _upper(buf[a0 + ae]):
+            return VT_INDEL, ae - a
+        return VT_OTHER, ae - a
+    t = VT_MNP if re - r == ae - a else VT_OTHER
+    n = -(re - r + 1) if re - r > ae - a else ae - a + 1
+    return t, n
+
+
+@njit(cache=True, inline="always")
+def _acgt(c):
+    c = _upper(c)
+    if c == 65:
+        return 0
+    if c == 67:
+        return 1
+    if c == 71:
+        return 2
+    if c == 84:
+        return 3
+    return -1
+
+
+@njit(cache=True)
+def _bin_idx(bins, v):
+    """bin_get_idx: the interval [bins[i], bins[i+1]) holding v; the last one is closed."""
+    nb = bins.size
+    if v >= bins[nb - 1]:
+        return nb - 2
+    i = 0
+    while i + 1 < nb - 1 and bins[i + 1] <= v:
+        i += 1
+    return i
+
+
+@njit(cache=True, inline="always")
+def _idist(val, lo, hi, step, m_vals):
+    if val < lo:
+        return 0
+    if val > hi:
+        return m_vals - 1
+    return 1 + (val - lo) // step
+
+
+@njit(cache=True)
+def _af_index(af, m_af, bins):
+    if af < 0:
+        af = np.float32(0)
+    elif af > 1:
+        af = np.float32(1)
+    if bins.size:
+        return _bin_idx(bins, af)
+    return np.int64(af * np.float32(m_af - 2))
+
+
+@njit(cache=True)
+def update(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids, sample_idx,
+           usr_id, usr_idx, usr_float, usr_min, usr_max, usr_nbins,
+           sn, af_ts, af_tv, af_snps, af_indels, qual_ts, qual_tv, qual_in, ins, dels,
+           subst, dp_gt, dp_site, nvaf, dvaf, smpl, vaf_snv, vaf_indel, af_hwe, usr_ts,
+           usr_tv, chrom, maf):
+    m_af = params[P_M_AF]
+    dp_min = params[P_DP_MIN]
+    dp_max = params[P_DP_MAX]
+    dp_step = params[P_DP_STEP]
+    m_vals = dp_gt.size
+    n_sel = sample_idx.size
+    with_samples = params[P_SAMPLES] != 0
+    max_al = 64
+    a_beg = np.empty(max_al, np.int64)
+    a_len = np.empty(max_al, np.int64)
+    a_type = np.empty(max_al, np.int64)
+    a_n = np.empty(max_al, np.int64)
+    iaf = np.zeros(max_al, np.int64)
+    ac = np.zeros(max_al, np.int64)
+    for k in range(n):
+        h = heads[k]
+        qual = h[20:24].copy().view(np.float32)[0]
+        rid = _int_at(h, 16, 3)
+        ia = np.int64(h[24]) | (np.int64(h[25]) << 8) | (np.int64(h[26]) << 16) | (
+            np.int64(h[27]) << 24)
+        n_info = ia & 0xFFFF
+        n_allele = ia >> 16
+        fs = np.int64(h[28]) | (np.int64(h[29]) << 8) | (np.int64(h[30]) << 16) | (
+            np.int64(h[31]) << 24)
+        n_fmt = fs & 0xFF
+        n_sample = fs >> 8
+        if n_allele > max_al:
+            max_al = 2 * n_allele
+            a_beg = np.empty(max_al, np.int64)
+            a_len = np.empty(max_al, np.int64)
+            a_type = np.empty(max_al, np.int64)
+            a_n = np.empty(max_al, np.int64)
+            iaf = np.zeros(max_al, np.int64)
+            ac = np.zeros(max_al, np.int64)
+        buf = shared
+        p = s_off[k]
+        # ID
+        t, cnt, q = _typed(buf, p)
+        p = q + cnt * _size(t)
+        for i in range(n_allele):
+            t, cnt, q = _typed(buf, p)
+            a_beg[i] = q
+            a_len[i] = _clen(buf, q, q + cnt)
+            p = q + cnt
+        # FILTER
+        t, n_flt, q = _typed(buf, p)
+        p = q + n_flt * _size(t)
+        if params[P_APPLY_FILTERS]:
+            ok = False
+            if n_flt == 0:
+                ok = params[P_FILTER_MISSING] != 0
+            else:
+                for j in range(n_flt):
+                    v = _int_at(buf, q + j * _size(t), t)
+                    for f in range(filter_ids.size):
+                        if filter_ids[f] == v:
+                            ok = True
+            if not ok:
+                continue
+        # INFO
+        info_dp_n = 0
+        info_dp = np.int64(0)
+        an = np.int64(-1)
+        ac_p = np.int64(-1)
+        ac_t = 0
+        ac_n = np.int64(0)
+        aft_p = np.int64(-1)
+        aft_n = np.int64(0)
+        aft_t = 0
+        for _j in range(n_info):
+            key, p = _typed_int(buf, p)
+            t, cnt, q = _typed(buf, p)
+            p = q + cnt * _size(t)
+            if key == params[P_INFO_DP] and params[P_INFO_DP_INT] and 1 <= t <= 3:
+                m = 0
+                for x in range(cnt):
+                    v = _int_at(buf, q + x * _size(t), t)
+                    if v == _missing(t) + 1:
+                        break
+                    m += 1
+                info_dp_n = m
+                if m >= 1:
+                    v = _int_at(buf, q, t)
+                    info_dp = np.int64(-2147483648) if v == _missing(t) else v
+            if key == params[P_INFO_AN] and cnt > 0 and 1 <= t <= 3:
+                an = _int_at(buf, q, t)
+            elif key == params[P_INFO_AC] and 1 <= t <= 3:
+                ac_p = q
+                ac_t = t
+                ac_n = cnt
+            if key == params[P_AFTAG]:
+                aft_p = q
+                aft_n = cnt
+                aft_t = t
+        # allele types
+        line_type = 0
+        for i in range(1, n_allele):
+            vt, vn = variant_type(buf, a_beg[0], a_len[0], a_beg[i], a_len[i])
+            a_type[i] = vt
+            a_n[i] = vn
+            line_type |= vt
+        a_type[0] = 0
+        a_n[0] = 0
+        # per-sample format pointers
+        ibuf = indiv
+        gt_p = np.int64(-1)
+        gt_t = 0
+        gt_n = np.int64(0)
+        dpf_p = np.int64(-1)
+        dpf_t = 0
+        dpf_n = np.int64(0)
+        ad_p = np.int64(-1)
+        ad_t = 0
+        ad_n = np.int64(0)
+        if with_samples:
+            p = i_off[k]
+            for _j in range(n_fmt):
+                key, p = _typed_int(ibuf, p)
+                t, cnt, q = _typed(ibuf, p)
+                if key == params[P_FMT_GT]:
+                    gt_p, gt_t, gt_n = q, t, cnt
+                elif key == params[P_FMT_DP]:
+                    dpf_p, dpf_t, dpf_n = q, t, cnt
+                elif key == params[P_FMT_AD]:
+                    ad_p, ad_t, ad_n = q, t, cnt
+                p = q + cnt * _size(t) * n_sample
+        # allele frequency bins (init_iaf)
+        for i in range(n_allele):
+            iaf[i] = 0
+        af1 = np.float32(-1)
+        if params[P_AFTAG] >= 0:
+            if aft_p >= 0 and params[P_AFTAG_FLOAT] and aft_t == 5 and aft_n > 0:
+                m = 0
+                for x in range(aft_n):
+                    if _float_bits(buf, aft_p + 4 * x) == 0x7F800002:
+                        break
+                    m += 1
+                if m == n_allele - 1:
+                    for i in range(1, n_allele):
+                        af = _float_at(buf, aft_p + 4 * (i - 1))
+                        if af != af:
+                            af = np.float32(0)
+                        if i == 1:
+                            af1 = af
+                        iaf[i] = _af_index(af, m_af, bins) + 1
+        else:
+            have = False
+            if an >= 0 and ac_p >= 0:
+                nac = np.int64(0)
+                for i in range(n_allele):
+                    ac[i] = 0
+                for x in range(ac_n):
+                    if x + 1 < n_allele:
+                        ac[x + 1] = _int_at(buf, ac_p + x * _size(ac_t), ac_t)
+                    nac += _int_at(buf, ac_p + x * _size(ac_t), ac_t)
+                if an < nac:
+                    return k  # bcftools: "Incorrect AN/AC counts"; reported by the caller
+                ac[0] = an - nac
+                have = True
+            elif with_samples and gt_p >= 0:
+                for i in range(n_allele):
+                    ac[i] = 0
+                sz = _size(gt_t)
+                vend = _missing(gt_t) + 1
+                for s in range(n_sel):
+                    base = gt_p + sample_idx[s] * gt_n * sz
+                    for x in range(gt_n):
+                        v = _int_at(ibuf, base + x * sz, gt_t)
+                        if v == vend:
+                            break
+                        al = v >> 1
+                        if al == 0:
+                            continue
+                        if al > n_allele:
+                            return -1 - k
+                        ac[al - 1] += 1
+                have = True
+            if have:
+                tot = np.int64(0)
+                for i in range(n_allele):
+                    tot += ac[i]
+                for i in range(1, n_allele):
+                    if ac[i] == 1:
+                        iaf[i] = 0
+                    elif tot == 0:
+                        iaf[i] = 1
+                    else:
+                        af = np.float32(ac[i]) / np.float32(tot)
+                        iaf[i] = _af_index(af, m_af, bins) + 1
+                if n_allele > 1 and tot > 0:
+                    af1 = np.float32(ac[1]) / np.float32(tot)
+        # summary counters
+        sn[SN_RECORDS] += 1
+        if 0 <= rid < chrom.size:
+            chrom[rid] += 1
+        if n_allele == 2:
+            sn[SN_BIALLELIC] += 1
+        if af1 >= 0 and n_allele > 1:
+            mf = af1 if af1 <= 0.5 else np.float32(1) - af1
+            mb = np.int64(mf * np.float32(100))
+            maf[mb if mb < N_MAF else N_MAF - 1] += 1
+        if line_type == VT_REF:
+            sn[SN_NOALTS] += 1
+        if qual != qual or qual < 0:
+            iqual = 0
+        else:
+            iqual = 1 + np.int64(qual * np.float32(10))
+            if iqual >= N_QUAL:
+                iqual = N_QUAL - 1
+        if line_type & VT_SNP:
+            sn[SN_SNPS] += 1
+            ref = _acgt(buf[a_beg[0]]) if a_len[0] > 0 else -1
+            if ref >= 0:
+                for i in range(1, n_allele):
+                    if not (a_type[i] & VT_SNP):
+                        continue
+                    alt = _acgt(buf[a_beg[i]]) if a_len[i] > 0 else -1
+                    if alt < 0 or alt == ref:
+                        continue
+                    subst[ref << 2 | alt] += 1
+                    b = iaf[i]
+                    af_snps[b] += 1
+                    is_ts = abs(ref - alt) == 2
+                    if is_ts:
+                        af_ts[b] += 1
+                    else:
+                        af_tv[b] += 1
+                    if i == 1:
+                        if is_ts:
+                            sn[SN_TS_ALT1] += 1
+                            qual_ts[iqual] += 1
+                        else:
+                            sn[SN_TV_ALT1] += 1
+                            qual_tv[iqual] += 1
+                        _user_stats(buf, s_off[k], n_allele, a_beg, a_len, n_info, usr_id,
+                                    usr_idx, usr_float, usr_min, usr_max, usr_nbins,
+                                    usr_ts if is_ts else usr_tv)
+        if line_type & VT_INDEL:
+            sn[SN_INDELS] += 1
+            qual_in[iqual] += 1
+            for i in range(1, n_allele):
+                if not (a_type[i] & VT_INDEL):
+                    continue
+                af_indels[iaf[i]] += 1
+                ln = a_n[i]
+                if ln < 0:
+                    ln = -ln
+                    ln = ln - 1 if ln <= M_INDEL else M_INDEL - 1
+                    dels[ln] += 1
+                else:
+                    ln = ln - 1 if ln <= M_INDEL else M_INDEL - 1
+                    ins[ln] += 1
+        if line_type & VT_MNP:
+            sn[SN_MNPS] += 1
+        if line_type & VT_OTHER:
+            sn[SN_OTHERS] += 1
+        if n_allele > 2:
+            sn[SN_MALS] += 1
+            if line_type == VT_SNP:
+                sn[SN_SNP_MALS] += 1
+        if with_samples:
+            _sample_stats(ibuf, buf, a_beg, a_len, a_type, a_n, n_allele, iaf, gt_p, gt_t,
+                          gt_n, dpf_p, dpf_t, dpf_n, ad_p, ad_t, ad_n, sample_idx, smpl, vaf_snv,
+                          vaf_indel, nvaf, dvaf, af_hwe, dp_gt, dp_min, dp_max, dp_step,
+                          m_vals)
+        if info_dp_n == 1:
+            dp_site[_idist(info_dp, dp_min, dp_max, dp_step, m_vals)] += 1
+    return n
+
+
+@njit(cache=True)
+def _user_stats(buf, p0, n_allele, a_beg, a_len, n_info, usr_id, usr_idx, usr_float,
+                usr_min, usr_max, usr_nbins, vals):
+    if usr_id.size == 0:
+        return
+    # re-walk INFO (user tags are rare; keeps the main loop simple)
+    p = p0
+    t, cnt, q = _typed(buf, p)
+    p = q + cnt * _size(t)
+    for _i in range(n_allele):
+        t, cnt, q = _typed(buf, p)
+        p = q + cnt
+    t, cnt, q = _typed(buf, p)
+    p = q + cnt * _size(t)
+    for _j in range(n_info):
+        key, p = _typed_int(buf, p)
+        t, cnt, q = _typed(buf, p)
+        p = q + cnt * _size(t)
+        for u in range(usr_id.size):
+            if key != usr_id[u]:
+                continue
+            is_float = usr_float[u] != 0
+            if is_float and t != 5:
+                continue
+            if not is_float and not (1 <= t <= 3):
+                continue
+            m = 0
+            for x in range(cnt):
+                if is_float:
+                    if _float_bits(buf, q + 4 * x) == 0x7F800002:
+                        break
+                elif _int_at(buf, q + x * _size(t), t) == _missing(t) + 1:
+                    break
+                m += 1
+            if m <= 0 or usr_idx[u] >= m:
+                continue
+            if is_float:
+                val = _float_at(buf, q + 4 * usr_idx[u])
+            else:
+                iv = _int_at(buf, q + usr_idx[u] * _size(t), t)
+                if iv == _missing(t):
+                    iv = -2147483648
+                val = np.float32(iv)
+            lo = usr_min[u]
+            hi = usr_max[u]
+            nb = usr_nbins[u]
+            if val <= lo:
+                idx = 0
+            elif val >= hi:
+                idx = nb - 1
+            else:
+                idx = np.int64((val - lo) / (hi - lo) * np.float32(nb - 1))
+            vals[u, idx] += 1
+
+
+@njit(cache=True)
+def _gt_type(ibuf, base, t, n):
+    """bcf_gt_type: (class, ial, jal) with allele indexes (0 = REF)."""
+    sz = _size(t)
+    vend = _missing(t) + 1
+    nals = 0
+    has_ref = False
+    has_alt = 0
+    ial = 0
+    jal = 0
+    for x in range(n):
+        v = _int_at(ibuf, base + x * sz, t)
+        if v == vend:
+            break
+        if (v >> 1) == 0:
+            return GT_UNKN, 0, 0
+        tmp = v >> 1
+        if tmp > 1:
+            if ial == 0:
+                ial = tmp
+                has_alt = 1
+            elif tmp != ial:
+                if tmp < ial:
+                    jal = ial
+                    ial = tmp
+                else:
+                    jal = tmp
+                has_alt = 2
+        else:
+            has_ref = True
+        nals += 1
+    ial = ial - 1 if ial > 0 else ial
+    jal = jal - 1 if jal > 0 else jal
+    if nals == 0:
+        return GT_UNKN, ial, jal
+    if nals == 1:
+        return (GT_HAPL_R if has_ref else GT_HAPL_A), ial, jal
+    if not has_ref:
+        return (GT_HOM_AA if has_alt == 1 else GT_HET_AA), ial, jal
+    if has_alt == 0:
+        return GT_HOM_RR, ial, jal
+    return GT_HET_RA, ial, jal
+
+
+@njit(cache=True)
+def _vaf_one(ibuf, ad_base, ad_t, ad_n, allele, total):
+    """The fraction of reads for `allele` in AD, or -1 when it cannot be taken."""
+    if allele >= ad_n or total <= 0:
+        return -1.0
+    v = _int_at(ibuf, ad_base + allele * _size(ad_t), ad_t)
+    if v == _missing(ad_t) or v == _missing(ad_t) + 1 or v <= 0:
+        return -1.0
+    return v / total
+
+
+@njit(cache=True)
+def _sample_stats(ibuf, buf, a_beg, a_len, a_type, a_n, n_allele, iaf, gt_p, gt_t, gt_n,
+                  dpf_p, dpf_t, dpf_n, ad_p, ad_t, ad_n, sample_idx, smpl, vaf_snv,
+                  vaf_indel,
+                  nvaf, dvaf, af_hwe, dp_gt, dp_min, dp_max, dp_step, m_vals):
+    n_sel = sample_idx.size
+    nref_tot = 0
+    nhet_tot = 0
+    nalt_tot = 0
+    if gt_p >= 0:
+        ref = _acgt(buf[a_beg[0]]) if a_len[0] > 0 else -1
+        n_nref = 0
+        i_nref = 0
+        gsz = _size(gt_t)
+        asz = _size(ad_t)
+        for s in range(n_sel):
+            si = sample_idx[s]
+            gt, ial, jal = _gt_type(ibuf, gt_p + si * gt_n * gsz, gt_t, gt_n)
+            if gt == GT_UNKN:
+                smpl[s, PS_MISSING] += 1
+                continue
+            if gt != GT_HOM_RR and ad_p >= 0:
+                base = ad_p + si * ad_n * asz
+                total = 0
+                for x in range(ad_n):
+                    v = _int_at(ibuf, base + x * asz, ad_t)
+                    if v == _missing(ad_t) + 1:
+                        break
+                    if v == _missing(ad_t):
+                        continue
+                    total += v
+                snv_mask = np.int64(0)
+                indel_mask = np.int64(0)
+                for w in range(2):
+                    a = ial if w == 0 else jal
+                    if a <= 0 or (w == 1 and a == ial) or a >= n_allele:
+                        continue
+                    vaf = _vaf_one(ibuf, base, ad_t, ad_n, a, total)
+                    if vaf < 0:
+                        continue
+                    b = np.int64(vaf * 20 + 0.5)
+                    if b > 20:
+                        b = 20
+                    if a_type[a] & VT_SNP:
+                        snv_mask |= np.int64(1) << b
+                    else:
+                        indel_mask |= np.int64(1) << b
+                    ln = a_n[a]
+                    if ln < -M_INDEL:
+                        ln = -M_INDEL
+                    elif ln > M_INDEL:
+                        ln = M_INDEL
+                    nvaf[M_INDEL + ln] += 1
+                    dvaf[M_INDEL + ln] += vaf
+                for b in range(N_VAF):
+                    if snv_mask & (np.int64(1) << b):
+                        vaf_snv[s, b] += 1
+                    if indel_mask & (np.int64(1) << b):
+                        vaf_indel[s, b] += 1
+            if gt == GT_HAPL_R or gt == GT_HAPL_A:
+                if gt == GT_HAPL_R:
+                    smpl[s, PS_HAPREF] += 1
+                else:
+                    smpl[s, PS_HAPALT] += 1
+                continue
+            if gt != GT_HOM_RR:
+                n_nref += 1
+                i_nref = s
+            if gt == GT_HOM_RR:
+                nref_tot += 1
+            elif gt == GT_HET_RA:
+                nhet_tot += 1
+            else:
+                nalt_tot += 1
+            var_type = 0
+            if ial > 0:
+                var_type |= a_type[ial]
+            if jal > 0:
+                var_type |= a_type[jal]
+            if (var_type & VT_SNP) or var_type == VT_REF:
+                if gt == GT_HET_RA or gt == GT_HET_AA:
+                    smpl[s, PS_HETS] += 1
+                elif gt == GT_HOM_RR:
+                    smpl[s, PS_HOMRR] += 1
+                elif gt == GT_HOM_AA:
+                    smpl[s, PS_HOMAA] += 1
+                if gt != GT_HOM_RR:
+                    # every distinct SNP allele of the genotype (bcftools >= 1.2x)
+                    for w in range(2):
+                        a = ial if w == 0 else jal
+                        if a <= 0 or (w == 1 and a == ial) or not (a_type[a] & VT_SNP):
+                            continue
+                        alt = _acgt(buf[a_beg[a]]) if a_len[a] > 0 else -1
+                        if alt < 0:
+                            continue
+                        if abs(ref - alt) == 2:
+                            smpl[s, PS_TS] += 1
+                        else:
+                            smpl[s, PS_TV] += 1
+            if var_type & VT_INDEL:
+                if gt != GT_HOM_RR:
+                    smpl[s, PS_INDELS] += 1
+                    if gt == GT_HET_RA or gt == GT_HET_AA:
+                        is_ins = False
+                        is_del = False
+                        if a_type[ial] & VT_INDEL:
+                            if a_n[ial] < 0:
+                                is_del = True
+                            else:
+                                is_ins = True
+                        if a_type[jal] & VT_INDEL:
+                            if a_n[jal] < 0:
+                                is_del = True
+                            else:
+                                is_ins = True
+                        if is_del:
+                            smpl[s, PS_DEL_HETS] += 1
+                        if is_ins:
+                            smpl[s, PS_INS_HETS] += 1
+                    elif gt == GT_HOM_AA:
+                        if a_n[ial] < 0:
+                            smpl[s, PS_DEL_HOMS] += 1
+                        else:
+                            smpl[s, PS_INS_HOMS] += 1
+        if n_nref == 1:
+            smpl[i_nref, PS_SNGL] += 1
+    tot = nhet_tot + nref_tot + nalt_tot
+    if tot and n_allele > 1:
+        het_frac = np.float32(nhet_tot) / np.float32(tot)
+        idx = np.int64(het_frac * np.float32(N_HWE - 1))
+        if n_allele > 1:
+            idx += N_HWE * iaf[1]
+        af_hwe[idx] += 1
+    if dpf_p >= 0:
+        sz = _size(dpf_t)
+        for s in range(n_sel):
+            v = _int_at(ibuf, dpf_p + sample_idx[s] * dpf_n * sz, dpf_t)
+            if v == _missing(dpf_t) + 1 or v == _missing(dpf_t) or v == 0:
+                continue
+            dp_gt[_idist(v, dp_min, dp_max, dp_step, m_vals)] += 1
+            smpl[s, PS_NDP] += 1
+            smpl[s, PS_DP] += v
+    elif ad_p >= 0:
+        asz = _size(ad_t)
+        for s in range(n_sel):
+            si = sample_idx[s]
+            base = ad_p + si * ad_n * asz
+            d = 0
+            has = False
+            for x in range(ad_n):
+                v = _int_at(ibuf, base + x * asz, ad_t)
+                if v == _missing(ad_t) + 1:
+                    break
+                if v == _missing(ad_t):
+                    continue
+                has = True
+                d += v
+            if has and d != 0:
+                dp_gt[_idist(d, dp_min, dp_max, dp_step, m_vals)] += 1
+                smpl[s, PS_NDP] += 1
+                smpl[s, PS_DP] += d

@@ -1,0 +1,301 @@
+"""bcftools stats text (as bcftools 1.24 prints it) and the --pretty summary for variants."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gfcli.engine.stats.base import StatsRequest
+
+SN_HELP = """\
+# SN, Summary numbers:
+#   number of records   .. number of data rows in the VCF
+#   number of no-ALTs   .. reference-only sites, ALT is either "." or identical to REF
+#   number of SNPs      .. number of rows with a SNP
+#   number of MNPs      .. number of rows with a MNP, such as CC>TT
+#   number of indels    .. number of rows with an indel
+#   number of others    .. number of rows with other type, for example a symbolic allele or
+#                          a complex substitution, such as ACT>TCGA
+#   number of multiallelic sites     .. number of rows with multiple alternate alleles
+#   number of multiallelic SNP sites .. number of rows with multiple alternate alleles, all SNPs
+#\x20
+#   Note that rows containing multiple types will be counted multiple times, in each
+#   counter. For example, a row with a SNP and an indel increments both the SNP and
+#   the indel counter.
+#\x20
+# SN\t[2]id\t[3]key\t[4]value
+"""
+TSTV_HELP = """\
+# TSTV, transitions/transversions
+#   - transitions, see https://en.wikipedia.org/wiki/Transition_(genetics)
+#   - transversions, see https://en.wikipedia.org/wiki/Transversion
+# TSTV\t[2]id\t[3]ts\t[4]tv\t[5]ts/tv\t[6]ts (1st ALT)\t[7]tv (1st ALT)\t[8]ts/tv (1st ALT)
+"""
+SIS_HELP = """\
+# SiS, Singleton stats:
+#   - allele count, i.e. the number of singleton genotypes (AC=1)
+#   - number of transitions, see above
+#   - number of transversions, see above
+#   - repeat-consistent, inconsistent and n/a: experimental and useless stats [DEPRECATED]
+# SiS\t[2]id\t[3]allele count\t[4]number of SNPs\t[5]number of transitions\t\
+[6]number of transversions\t[7]number of indels\t[8]repeat-consistent\t\
+[9]repeat-inconsistent\t[10]not applicable
+"""
+AF_HELP = """\
+# AF, Stats by non-reference allele frequency:
+# AF\t[2]id\t[3]allele frequency\t[4]number of SNPs\t[5]number of transitions\t\
+[6]number of transversions\t[7]number of indels\t[8]repeat-consistent\t\
+[9]repeat-inconsistent\t[10]not applicable
+"""
+QUAL_HELP = """\
+# QUAL, Stats by quality
+# QUAL\t[2]id\t[3]Quality\t[4]number of SNPs\t[5]number of transitions (1st ALT)\t\
+[6]number of transversions (1st ALT)\t[7]number of indels
+"""
+IDD_HELP = """\
+# IDD, InDel distribution:
+# IDD\t[2]id\t[3]length (deletions negative)\t[4]number of sites\t[5]number of genotypes\t\
+[6]mean VAF
+"""
+ST_HELP = """\
+# ST, Substitution types:
+# ST\t[2]id\t[3]type\t[4]count
+"""
+DP_HELP = """\
+# DP, depth:
+#   - set id, see above
+#   - the depth bin, corresponds to the depth (unless --depth was given)
+#   - number of genotypes with this depth (zero unless -s/-S was given)
+#   - fraction of genotypes with this depth (zero unless -s/-S was given)
+#   - number of sites with this depth
+#   - fraction of sites with this depth
+# DP, Depth distribution
+# DP\t[2]id\t[3]bin\t[4]number of genotypes\t[5]fraction of genotypes (%)\t\
+[6]number of sites\t[7]fraction of sites (%)
+"""
+PSC_HELP = """\
+# PSC, Per-sample counts. Note that the ref/het/hom counts include only SNPs, for indels \
+see PSI. The rest include both SNPs and indels.
+# PSC\t[2]id\t[3]sample\t[4]nRefHom\t[5]nNonRefHom\t[6]nHets\t[7]nTransitions\t\
+[8]nTransversions\t[9]nIndels\t[10]average depth\t[11]nSingletons\t[12]nHapRef\t\
+[13]nHapAlt\t[14]nMissing
+"""
+PSI_HELP = """\
+# PSI, Per-Sample Indels. Note that alt-het genotypes with both ins and del allele are \
+counted twice, in both nInsHets and nDelHets.
+# PSI\t[2]id\t[3]sample\t[4]in-frame\t[5]out-frame\t[6]not applicable\t\
+[7]out/(in+out) ratio\t[8]nInsHets\t[9]nDelHets\t[10]nInsAltHoms\t[11]nDelAltHoms
+"""
+HWE_HELP = """\
+# HWE
+# HWE\t[2]id\t[3]1st ALT allele frequency\t[4]Number of observations\t\
+[5]25th percentile\t[6]median\t[7]75th percentile
+"""
+VAF_HELP = """\
+# VAF, Variant Allele Frequency determined as fraction of alternate reads in FORMAT/AD
+# VAF\t[2]id\t[3]sample\t[4]SNV VAF distribution\t[5]indel VAF distribution
+"""
+
+
+def _f2(a: int, b: int) -> str:
+    return f"{np.float32(a) / np.float32(b):.2f}" if b else "0.00"
+
+
+def _command_line(req: StatsRequest) -> str:
+    argv = list(req.argv)
+    if argv and argv[0] == "stats":
+        argv = argv[1:]
+    # bcftools prints "bcftools stats " and then " ARG" per argument
+    return "gfcli stats " + "".join(f" {a}" for a in argv)
+
+
+def header_lines(acc, req: StatsRequest) -> str:
+    from gfcli import __version__
+    from gfcli.engine.variants import hts
+
+    files = "\t".join(acc.files)
+    return (
+        f"# This file was produced by bcftools stats (gfcli {__version__}+htslib-"
+        f"{hts.htslib_version()}) and can be plotted using plot-vcfstats.\n"
+        f"# The command line was:\t{_command_line(req)}\n"
+        "#\n"
+        "# Definition of sets:\n# ID\t[2]id\t[3]tab-separated file names\n"
+        f"ID\t0\t{files}\n"
+    )
+
+
+def render(acc, req: StatsRequest, *, provenance: bool = True) -> str:
+    s = acc.settings
+    a = acc.a
+    out: list[str] = [header_lines(acc, req)] if provenance else []
+    w = out.append
+    sn = a["sn"]
+    w(SN_HELP)
+    w(f"SN\t0\tnumber of samples:\t{s.n_header_samples}\n")
+    labels = ("records", "no-ALTs", "SNPs", "MNPs", "indels", "others", "multiallelic sites",
+              "multiallelic SNP sites")
+    for i, label in enumerate(labels):
+        w(f"SN\t0\tnumber of {label}:\t{int(sn[i])}\n")
+    w(TSTV_HELP)
+    ts, tv = int(a["af_ts"].sum()), int(a["af_tv"].sum())
+    ts1, tv1 = int(sn[8]), int(sn[9])
+    w(f"TSTV\t0\t{ts}\t{tv}\t{_f2(ts, tv)}\t{ts1}\t{tv1}\t{_f2(ts1, tv1)}\n")
+    w(SIS_HELP)
+    snps, ats, atv, aind = (a["af_snps"].copy(), a["af_ts"].copy(), a["af_tv"].copy(),
+                            a["af_indels"].copy())
+    w(f"SiS\t0\t1\t{snps[0]}\t{ats[0]}\t{atv[0]}\t{aind[0]}\t0\t0\t{aind[0]}\n")
+    for arr in (snps, ats, atv, aind):
+        arr[1] += arr[0]
+    w(AF_HELP)
+    bins = s.af_bins
+    for i in range(1, s.m_af):
+        if snps[i] + ats[i] + atv[i] + aind[i] == 0:
+            continue
+        w(f"AF\t0\t{_af_value(i, s.m_af, bins):f}\t{snps[i]}\t{ats[i]}\t{atv[i]}\t{aind[i]}"
+          f"\t0\t0\t{aind[i]}\n")
+    w(QUAL_HELP)
+    qts, qtv, qin = a["qual_ts"], a["qual_tv"], a["qual_in"]
+    for i in np.flatnonzero(qts + qtv + qin):
+        q = "." if i == 0 else f"{np.float32(0.1 * (i - 1)):.1f}"
+        w(f"QUAL\t0\t{q}\t{qts[i] + qtv[i]}\t{qts[i]}\t{qtv[i]}\t{qin[i]}\n")
+    for u, (tag, idx, lo, hi, nb, is_float) in enumerate(s.user):
+        w(f"# USR:{tag}/{idx}\t[2]id\t[3]{tag}/{idx}\t[4]number of SNPs\t"
+          "[5]number of transitions (1st ALT)\t[6]number of transversions (1st ALT)\n")
+        uts, utv = a["usr_ts"][u], a["usr_tv"][u]
+        for j in range(nb):
+            if uts[j] + utv[j] == 0:
+                continue
+            val = np.float32(lo) + (np.float32(hi) - np.float32(lo)) * np.float32(j) / \
+                np.float32(nb - 1) if nb > 1 else np.float32(lo)
+            text = f"{float(val):e}" if is_float else f"{float(val):.0f}"
+            w(f"USR:{tag}/{idx}\t0\t{text}\t{uts[j] + utv[j]}\t{uts[j]}\t{utv[j]}\n")
+    w(IDD_HELP)
+    nvaf, dvaf = a["nvaf"], a["dvaf"]
+    m = len(a["dels"])
+    with_vaf = s.samples is not None
+    for i in range(m - 1, -1, -1):
+        if a["dels"][i]:
+            w(_idd_line(-i - 1, a["dels"][i], m - i - 1, nvaf, dvaf, with_vaf))
+    for i in range(m):
+        if a["ins"][i]:
+            w(_idd_line(i + 1, a["ins"][i], m + i + 1, nvaf, dvaf, with_vaf))
+    w(ST_HELP)
+    for t in range(16):
+        if t >> 2 == t & 3:
+            continue
+        w(f"ST\t0\t{'ACGT'[t >> 2]}>{'ACGT'[t & 3]}\t{a['subst'][t]}\n")
+    w(DP_HELP)
+    lo, hi, _step = s.depth
+    gt, site = a["dp_gt"], a["dp_site"]
+    tot_gt, tot_site = int(gt.sum()), int(site.sum())
+    m_vals = len(gt)
+    for i in range(m_vals):
+        if gt[i] == 0 and site[i] == 0:
+            continue
+        label = f"<{lo}" if i == 0 else (f">{hi}" if i + 1 == m_vals else str(i - 1 + lo))
+        fg = gt[i] * 100.0 / tot_gt if tot_gt else 0.0
+        fs = site[i] * 100.0 / tot_site if tot_site else 0.0
+        w(f"DP\t0\t{label}\t{gt[i]}\t{fg:f}\t{site[i]}\t{fs:f}\n")
+    if s.samples is not None:
+        smpl = a["smpl"]
+        w(PSC_HELP)
+        for i, name in enumerate(s.samples):
+            r = smpl[i]
+            dp = np.float32(r[6]) / np.float32(r[7]) if r[7] else 0.0
+            w(f"PSC\t0\t{name}\t{r[0]}\t{r[1]}\t{r[2]}\t{r[3]}\t{r[4]}\t{r[5]}\t{dp:.1f}\t"
+              f"{r[8]}\t{r[9]}\t{r[10]}\t{r[11]}\n")
+        w(PSI_HELP)
+        for i, name in enumerate(s.samples):
+            r = smpl[i]
+            w(f"PSI\t0\t{name}\t0\t0\t0\t0.00\t{r[12]}\t{r[13]}\t{r[14]}\t{r[15]}\n")
+        w(HWE_HELP)
+        w(_hwe(a["af_hwe"], s))
+        if s.has_ad:
+            w(VAF_HELP)
+            for i, name in enumerate(s.samples):
+                snv = ",".join(str(x) for x in a["vaf_snv"][i])
+                ind = ",".join(str(x) for x in a["vaf_indel"][i])
+                w(f"VAF\t0\t{name}\t{snv}\t{ind}\n")
+    return "".join(out)
+
+
+def _idd_line(length: int, sites: int, b: int, nvaf, dvaf, with_vaf: bool) -> str:
+    if with_vaf and nvaf[b]:
+        return f"IDD\t0\t{length}\t{sites}\t{nvaf[b]}\t{dvaf[b] / nvaf[b]:.2f}\n"
+    return f"IDD\t0\t{length}\t{sites}\t0\t.\n"
+
+
+def _af_value(i: int, m_af: int, bins) -> float:
+    if bins:
+        return (float(np.float32(bins[i])) + float(np.float32(bins[i - 1]))) * 0.5
+    return (i - 1) / (m_af - 1)
+
+
+def _hwe(af_hwe, s) -> str:
+    n = 100
+    h = af_hwe.reshape(s.m_af, n).copy()
+    h[1] += h[0]
+    lines = []
+    for i in range(1, s.m_af):
+        row = h[i]
+        total = int(row.sum())
+        if not total:
+            continue
+        af = _af_value(i, s.m_af, s.af_bins)
+        vals: list[str] = []
+        nprn = 3
+        acc = 0
+        for j in range(n):
+            acc += int(row[j])
+            frac = np.float32(acc) / np.float32(total)
+            x = f"{np.float32(j) / np.float32(n):f}"
+            if frac >= 0.75:
+                while nprn > 0:
+                    vals.append(x)
+                    nprn -= 1
+                break
+            if frac >= 0.5:
+                while nprn > 1:
+                    vals.append(x)
+                    nprn -= 1
+                continue
+            if frac >= 0.25:
+                while nprn > 2:
+                    vals.append(x)
+                    nprn -= 1
+        lines.append(f"HWE\t0\t{af:f}\t{total}\t" + "\t".join(vals) + "\n")
+    return "".join(lines)
+
+
+def pretty(acc, req: StatsRequest, console) -> None:
+    from rich.table import Table
+
+    summ = acc.summary()
+    sn = summ["SN"]
+    t = Table(title="Variant summary (" + ", ".join(acc.files) + ")", show_header=True)
+    t.add_column("statistic")
+    t.add_column("value", justify="right")
+    for key, value in sn.items():
+        t.add_row(key.replace("_", " "), f"{value:,}")
+    tstv = summ["TSTV"]
+    t.add_row("ts/tv", f"{tstv['ts_tv']:.2f} ({tstv['ts']:,}/{tstv['tv']:,})")
+    t.add_row("ts/tv 1st ALT", f"{tstv['ts_tv_1st_alt']:.2f}")
+    t.add_row("biallelic sites", f"{summ['extras']['biallelic_sites']:,}")
+    console.print(t)
+    per_chrom = summ["extras"]["per_chromosome"]
+    if per_chrom:
+        c = Table(title="Records per chromosome")
+        c.add_column("chromosome")
+        c.add_column("records", justify="right")
+        for name, count in per_chrom.items():
+            c.add_row(name, f"{count:,}")
+        console.print(c)
+    per = summ["extras"].get("per_sample")
+    if per:
+        p = Table(title="Per sample")
+        for col in ("sample", "hom ref", "hom alt", "het", "ts/tv", "indels", "missing %"):
+            p.add_column(col, justify="left" if col == "sample" else "right")
+        for name, r in per.items():
+            p.add_row(name, f"{r['homRR']:,}", f"{r['homAA']:,}", f"{r['hets']:,}",
+                      f"{r['ts_tv']:.2f}", f"{r['indels']:,}",
+                      f"{100 * r['missing_fraction']:.2f}")
+        console.print(p)
