@@ -93,3 +93,17 @@ def bam_header_length(data: bytes | bytearray | memoryview, name: str | None = N
         (l_name,) = struct.unpack_from("<i", data, pos)
         pos += 4 + l_name + 4
     return pos if len(data) >= pos else None
+
+
+def reference_names(data: bytes | bytearray | memoryview) -> list[str]:
+    """The reference names of a whole BAM header (decompressed, from its magic)."""
+    (l_text,) = struct.unpack_from("<i", data, 4)
+    pos = 8 + l_text
+    (n_ref,) = struct.unpack_from("<i", data, pos)
+    pos += 4
+    names = []
+    for _ in range(n_ref):
+        (l_name,) = struct.unpack_from("<i", data, pos)
+        names.append(bytes(data[pos + 4 : pos + 4 + l_name]).rstrip(b"\0").decode())
+        pos += 4 + l_name + 4
+    return names

@@ -199,6 +199,9 @@ class AlignmentFormatter:
                 for batch in self._batches(self.records(chunk)):
                     yield self._encode_bam(batch)
             return
+        if self._raw_sam_possible(chunk):
+            yield from self._raw_sam_payloads(chunk)
+            return
         for batch in self._batches(self.records(chunk)):
             yield ("\n".join([rec.to_string() for rec in batch]) + "\n").encode()
 
@@ -357,6 +360,38 @@ class AlignmentFormatter:
             begin = end
         yield b"".join(parts)
 
+    # ---- SAM text from raw BAM records (numba kernel)
+
+    def _raw_sam_possible(self, chunk: Chunk) -> bool:
+        """BAM input read from a file (not stdin), no per-record decisions by pysam."""
+        if self.fmt != sniff.BAM or self.targets is not None or self.stream_key is not None:
+            return False
+        if os.environ.get("GFCLI_NO_FAST_SAM"):
+            return False
+        return chunk.kind in (OFFSETS, STREAM)
+
+    def sam_text(self):
+        """The per-process SAM formatter for this header (see `samfast`)."""
+        return _sam_text(self.header_text, self.bam_header())
+
+    def raw_arrays(self, chunk: Chunk) -> Iterator[Any]:
+        """The chunk's raw record bytes as numpy uint8 arrays (whole records each)."""
+        import numpy as np
+
+        if chunk.kind == STREAM:
+            with open(self.path, "rb") as source:
+                for piece in rawbam.stream_records(source, self.display):
+                    yield np.frombuffer(piece, dtype=np.uint8)
+            return
+        yield rawbam.read_range_array(self.path, chunk.start, chunk.end)
+
+    def _raw_sam_payloads(self, chunk: Chunk) -> Iterator[bytes]:
+        from gfcli.engine.alignments.samfast import SamText
+
+        text = self.sam_text()
+        for buf in self.raw_arrays(chunk):
+            yield from text.format_pieces(buf, SamText.offsets(buf, name=self.display))
+
     def _raw_stream(self) -> Iterator[bytes]:
         if self.stream_key is not None:
             handle = _FILES.pop(self.stream_key, None)
@@ -364,6 +399,20 @@ class AlignmentFormatter:
                 handle.close()  # opened for the header; the bytes are read raw instead
         with open(self.path, "rb") as source:
             yield from rawbam.stream_records(source, self.display)
+
+
+_SAM_TEXT: dict[tuple[int, str], Any] = {}
+
+
+def _sam_text(header_text: str, bam_header: bytes):
+    key = (os.getpid(), header_text)
+    found = _SAM_TEXT.get(key)
+    if found is None:
+        from gfcli.engine.alignments.header import reference_names
+        from gfcli.engine.alignments.samfast import SamText
+
+        found = _SAM_TEXT[key] = SamText(reference_names(bam_header), bam_header)
+    return found
 
 
 def _htslib_bam(records: list[Any], header_text: str) -> bytes:
@@ -618,6 +667,11 @@ def make_view_plan(req: ViewRequest, inp: Input) -> ViewPlan:
         chunks = []
 
     header_only = req.other_header_flag or req.header_only
+    if inp.format == sniff.BAM and out.kind == sinks.SAM_TEXT and not header_only:
+        # Load the precompiled kernels before the pool forks, so workers inherit them.
+        from gfcli.engine.bam.rawkernels import KERNELS
+
+        KERNELS.load()
     formatter = AlignmentFormatter(
         path=path,
         display=inp.display,
