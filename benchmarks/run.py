@@ -121,9 +121,23 @@ def find_tool(name: str, prefer: str = "system") -> Tool | None:
 
 
 def find_gfcli() -> Tool:
-    path = shutil.which("gfcli")
+    # The console script beside this interpreter, not the first `gfcli` on PATH: a version
+    # manager's shim (pyenv) in front of it costs ~1 s of shell start-up per call.
+    script = Path(sys.executable).parent / "gfcli"
+    path = str(script) if script.exists() else shutil.which("gfcli")
     argv = [path] if path else [sys.executable, "-m", "gfcli"]
+    _precompile()
     return Tool("gfcli", argv, _first_line([*argv, "--version"]), path or "python -m gfcli")
+
+
+def _precompile() -> None:
+    """Byte-compile the package once, as a wheel install does; an editable install under
+    PYTHONDONTWRITEBYTECODE=1 would otherwise compile every module on every run."""
+    import compileall
+
+    import gfcli
+
+    compileall.compile_dir(str(Path(gfcli.__file__).parent), quiet=1)
 
 
 # --- data and commands ------------------------------------------------------------------
