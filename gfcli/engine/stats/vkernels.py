@@ -79,12 +79,16 @@ def _missing(t):
 
 @njit(cache=True, inline="always")
 def _float_at(buf, p):
-    a = np.empty(4, np.uint8)
-    a[0] = buf[p]
-    a[1] = buf[p + 1]
-    a[2] = buf[p + 2]
-    a[3] = buf[p + 3]
-    return a.view(np.float32)[0]
+    """The little-endian float32 at buf[p:p+4], without allocating."""
+    bits = np.uint32(_float_bits(buf, p))
+    sign = -1.0 if bits >> 31 else 1.0
+    exp = np.int64((bits >> 23) & 0xFF)
+    frac = np.int64(bits & 0x7FFFFF)
+    if exp == 255:
+        return np.float32(np.nan) if frac else np.float32(sign * np.inf)
+    if exp == 0:
+        return np.float32(sign * frac * 2.0 ** -149)
+    return np.float32(sign * (frac | 0x800000) * 2.0 ** (exp - 150))
 
 
 @njit(cache=True, inline="always")
@@ -255,7 +259,7 @@ def update(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids, samp
     ac = np.zeros(max_al, np.int64)
     for k in range(n):
         h = heads[k]
-        qual = h[20:24].copy().view(np.float32)[0]
+        qual = _float_at(h, 20)
         rid = _int_at(h, 16, 3)
         ia = np.int64(h[24]) | (np.int64(h[25]) << 8) | (np.int64(h[26]) << 16) | (
             np.int64(h[27]) << 24)
