@@ -597,7 +597,6 @@ def _pushdown(plan, st: _State, req, inp: Input, stages: _Stages):
 
 def make_filter_plan(req, inp: Input):
     from gfcli.engine import chunks as chunking
-    from gfcli.engine.sinks import TABLE_TYPES
     from gfcli.engine.variants.view import make_view_plan
 
     if req.soft_filter is not None and req.include is None and req.exclude is None:
@@ -610,9 +609,6 @@ def make_filter_plan(req, inp: Input):
                       mode=req.soft_mode or "")
     lines = (_soft_line(req),) if req.soft_filter else ()
     plan = make_view_plan(req, inp, header_lines=lines)
-    if plan.direct is not None or plan.output.kind in TABLE_TYPES:
-        raise UsageError("gfcli filter writes VCF or BCF (-O v, z, b, u); use gfcli view for "
-                         "tables")
     settings = plan.formatter.settings
     st = _state(settings)
     ctx = _context(st, spec)  # compiles the expression: errors before any output
@@ -621,6 +617,8 @@ def make_filter_plan(req, inp: Input):
     if regions is not None:
         plan.chunks = chunking.plan_region_chunks(regions)
     plan.formatter = FilterFormatter(settings, spec)
+    if plan.direct is not None:  # -O tsv|json|parquet|arrow: tables of the kept records
+        plan.direct.formatter = plan.formatter
     plan.explain = _explain(stages, inp, regions, how, spec)
     return plan
 
