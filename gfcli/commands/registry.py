@@ -6,7 +6,7 @@ import typer
 
 
 def register_all(app: typer.Typer) -> None:
-    from gfcli.commands import demo, filter, flagstat, stats, validate, view
+    from gfcli.commands import demo, depth, filter, flagstat, stats, validate, view
 
-    for module in (view, filter, flagstat, validate, demo, stats):
+    for module in (view, filter, flagstat, validate, demo, stats, depth):
         module.register(app)

@@ -1,0 +1,548 @@
+"""`gfcli depth`: plan per-reference tasks, run them (in parallel with -@), write outputs.
+
+An indexed BAM is cut into one task per reference (the index's pseudo-bin gives the
+record range of each), run by worker processes that return small results: the text of
+samtools rows (in a temp file when large) or mosdepth's per-reference summaries, counts
+and compressed BED pieces. Other inputs (SAM, CRAM, URLs through pysam; unindexed BAM;
+stdin) are walked in one pass, reference after reference, several files in step.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gfcli.engine import sniff
+from gfcli.engine.depth.core import (
+    MARGIN,
+    MOSDEPTH,
+    SAMTOOLS,
+    CountRules,
+    RefCoverage,
+    iter_ref_coverage,
+)
+from gfcli.engine.errors import DataError, UsageError
+
+_FLAG_NAMES = {
+    "PAIRED": 0x1, "PROPER_PAIR": 0x2, "UNMAP": 0x4, "MUNMAP": 0x8, "REVERSE": 0x10,
+    "MREVERSE": 0x20, "READ1": 0x40, "READ2": 0x80, "SECONDARY": 0x100, "QCFAIL": 0x200,
+    "DUP": 0x400, "SUPPLEMENTARY": 0x800,
+}
+_INLINE_BYTES = 8 << 20  # task text up to this size comes back in memory, else a temp file
+_OUT_BUF = 4 << 20
+
+
+def parse_flags(text: str) -> int:
+    """samtools' bam_str2flag: a number (decimal, 0x hex, 0 octal) or comma-separated names."""
+    text = text.strip()
+    if text and text[0].isdigit():
+        try:
+            value = int(text, 0) if not (len(text) > 1 and text[0] == "0" and text[1].isdigit()) \
+                else int(text, 8)
+        except ValueError:
+            raise UsageError(f"invalid flag value '{text}'") from None
+    else:
+        value = 0
+        for name in text.split(","):
+            bit = _FLAG_NAMES.get(name.strip().upper())
+            if bit is None:
+                raise UsageError(f"unknown flag name '{name}'")
+            value |= bit
+    if value < 0 or value > 0xFFF:
+        raise UsageError(f"flag value '{text}' is not supported")
+    return value
+
+
+@dataclass
+class DepthRequest:
+    inputs: list[str] = field(default_factory=list)
+    output: str = "-"
+    all_positions: int = 0
+    region: str | None = None
+    bed: str | None = None
+    min_mapq: int = 0
+    min_bq: int = 0
+    min_len: int = 0
+    remove_flags: list[str] = field(default_factory=list)  # -g
+    add_flags: list[str] = field(default_factory=list)  # -G
+    incl_flags: str | None = None
+    require_flags: str | None = None
+    deletions: bool = False
+    overlaps: bool = False
+    header: bool = False
+    threads: int = 1
+    reference: str | None = None
+    # mosdepth-style summaries
+    prefix: str | None = None
+    no_per_base: bool = False
+    by: str | None = None
+    thresholds: str | None = None
+    quantize: str | None = None
+    median: bool = False
+    fast_mode: bool = False
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+@dataclass
+class _Source:
+    path: str  # as given (samtools prints it in -H)
+    kind: str  # "indexed", "bam-stream", "pysam"
+    names: tuple[str, ...]
+    lengths: tuple[int, ...]
+    offsets: list | None = None  # indexed: per reference (beg, end, linear)
+    batcher: Any = None  # streams opened with the header (stdin, pysam)
+
+
+def _open_sources(req: DepthRequest, rules: CountRules) -> list[_Source]:
+    """Inputs with their headers; streams (stdin, pysam) are opened here, once."""
+    from gfcli.engine.bam import reader
+    from gfcli.engine.depth.core import pysam_batcher, ref_offsets
+    from gfcli.engine.source import open_input, require_format
+
+    sources = []
+    for name in req.inputs:
+        inp = open_input(name)
+        require_format(inp, sniff.ALIGNMENT_FORMATS, "SAM, BAM or CRAM")
+        if inp.format == sniff.BAM and not inp.is_url and not inp.is_stdin:
+            header = reader.read_header_from_path(inp.name)
+            offsets = None
+            if inp.index is not None:
+                try:
+                    offsets = ref_offsets(inp.index)
+                except (DataError, OSError, ValueError, struct.error):
+                    offsets = None
+            kind = "indexed" if offsets is not None and len(offsets) == header.n_ref \
+                else "bam-stream"
+            sources.append(_Source(name, kind, header.names, header.lengths, offsets))
+        elif inp.format == sniff.BAM and inp.is_stdin:
+            stream = os.fdopen(os.dup(sys.stdin.fileno()), "rb")
+            batcher = reader.open_stream_batcher(stream, "stdin", inp._prefix)
+            header = reader.read_header(batcher)
+            sources.append(_Source(name, "stream", header.names, header.lengths,
+                                   batcher=batcher))
+        else:
+            if req.region and inp.index is None and not inp.is_url:
+                raise DataError("cannot load the index (needed for -r)", path=inp.display)
+            batcher, (names, lengths) = pysam_batcher(inp.htslib_path(), req.reference,
+                                                      req.region, rules, req.threads)
+            sources.append(_Source(name, "stream", names, lengths, batcher=batcher))
+    return sources
+
+
+def _stream_batcher(src: _Source) -> Any:
+    from gfcli.engine.depth.core import mapped_batcher
+
+    if src.batcher is not None:
+        return src.batcher
+    from gfcli.engine.bam import reader
+
+    header = reader.read_header_from_path(src.path)
+    return mapped_batcher(src.path, header.first_record, None)
+
+
+# --------------------------------------------------------------------------- regions
+
+
+def _read_bed(path: str, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """samtools' bed_read: BED (0-based) or CHR POS (1-based) lines; merged per contig."""
+    from gfcli.engine.regions import _open_text
+
+    per: dict[str, list[tuple[int, int]]] = {}
+    with _open_text(path) as handle:
+        for line in handle:
+            if line.startswith(("#", "track ", "browser")):
+                continue
+            fields = line.rstrip("\r\n").split()
+            if len(fields) < 2:
+                continue
+            try:
+                beg = int(fields[1])
+            except ValueError:
+                continue
+            end = None
+            if len(fields) > 2:
+                try:
+                    end = int(fields[2])
+                except ValueError:
+                    end = None
+            if end is None:
+                beg, end = beg - 1, beg
+            if end <= beg:
+                continue
+            per.setdefault(fields[0], []).append((max(0, beg), end))
+    merged: dict[str, np.ndarray] = {}
+    for contig, ivals in per.items():
+        ivals.sort()
+        out: list[list[int]] = []
+        for a, b in ivals:
+            if out and a <= out[-1][1]:
+                out[-1][1] = max(out[-1][1], b)
+            else:
+                out.append([a, b])
+        merged[contig] = np.array(out, dtype=np.int64).reshape(-1, 2)
+    return merged
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Which positions samtools prints for a reference."""
+
+    all_positions: int
+    beg: int
+    end: int | None
+    bed: Any  # (n, 2) int64 or None (no -b)
+    region: bool
+
+
+def _row_intervals(covs: list[RefCoverage], length: int, rows: _Rows) -> np.ndarray:
+    extent = length + 1 + MARGIN
+    marks = np.zeros(extent + 1, dtype=np.int32)
+    for cov in covs:
+        if len(cov.spans):
+            a = np.clip(cov.spans[:, 0], 0, extent)
+            b = np.clip(cov.spans[:, 1], 0, extent)
+            np.add.at(marks, a, 1)
+            np.add.at(marks, b, -1)
+    if rows.all_positions and (rows.all_positions > 1 or rows.region
+                               or any(c.counted for c in covs)):
+        marks[0] += 1
+        marks[length] -= 1
+    keep = np.cumsum(marks[:-1]) > 0
+    keep[: rows.beg] = False
+    if rows.end is not None:
+        keep[rows.end:] = False
+    if rows.bed is not None:
+        inbed = np.zeros(extent + 1, dtype=np.int32)
+        if len(rows.bed):
+            np.add.at(inbed, np.clip(rows.bed[:, 0], 0, extent), 1)
+            np.add.at(inbed, np.clip(rows.bed[:, 1], 0, extent), -1)
+        keep &= np.cumsum(inbed[:-1]) > 0
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], keep.view(np.int8), [0]))))
+    return edges.astype(np.int64)  # beg0, end0, beg1, end1, ...
+
+
+def _format_rows(name: str, covs: list[RefCoverage], ivals: np.ndarray, sink) -> None:
+    from gfcli.engine.depth.native import kernels
+
+    k = kernels()
+    stride = min(len(c.depth) for c in covs)
+    if len(covs) == 1:
+        matrix = covs[0].depth
+    else:
+        matrix = np.empty(len(covs) * stride, dtype=np.int32)
+        for i, c in enumerate(covs):
+            matrix[i * stride:(i + 1) * stride] = c.depth[:stride]
+    name_bytes = np.frombuffer(name.encode(), dtype=np.uint8).copy()
+    resume = np.zeros(2, dtype=np.int64)
+    out = np.empty(_OUT_BUF, dtype=np.uint8)
+    n_ivals = len(ivals) // 2
+    while resume[0] < n_ivals:
+        n = k.format_rows(name_bytes, matrix, len(covs), stride, ivals, resume, out)
+        sink(out[:n])
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+@dataclass(frozen=True)
+class _RefTask:
+    tid: int
+    name: str
+    length: int
+    files: tuple  # per input: (path, start voffset or None, stop voffset or None)
+    rules: CountRules
+    beg: int = 0
+    end: int | None = None
+    rows: _Rows | None = None  # samtools output
+    summary: Any = None  # mosdepth output plan
+    tmpdir: str | None = None
+
+
+def _empty(tid: int, length: int) -> RefCoverage:
+    return RefCoverage(tid, np.zeros(length + 1 + MARGIN, dtype=np.int32),
+                       np.zeros((0, 2), dtype=np.int64), 0, 0)
+
+
+def _task_coverage(task: _RefTask) -> list[RefCoverage]:
+    from gfcli.engine.depth.core import mapped_batcher
+
+    covs = []
+    lengths = tuple([0] * task.tid + [task.length])
+    for path, start, stop in task.files:
+        cov = None
+        if start is not None:
+            batcher = mapped_batcher(path, start, stop)
+            for c in iter_ref_coverage(batcher, task.rules, lengths, path, tid=task.tid,
+                                       beg=task.beg, end=task.end):
+                cov = c
+        covs.append(cov if cov is not None else _empty(task.tid, task.length))
+    return covs
+
+
+class _TextPiece:
+    """Text of one task: bytes, or a temp file for large outputs."""
+
+    def __init__(self, tmpdir: str | None):
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.path: str | None = None
+        self._handle = None
+        self._tmpdir = tmpdir
+
+    def __call__(self, data: Any) -> None:
+        if self._handle is None and self.size + len(data) > _INLINE_BYTES:
+            fd, self.path = tempfile.mkstemp(prefix=".gfcli-depth-", dir=self._tmpdir)
+            self._handle = os.fdopen(fd, "wb")
+            for part in self.parts:
+                self._handle.write(part)
+            self.parts = []
+        if self._handle is not None:
+            self._handle.write(data)
+        else:
+            self.parts.append(bytes(data))
+        self.size += len(data)
+
+    def close(self) -> _TextPiece:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+        return self
+
+    def __getstate__(self) -> dict:
+        return {"parts": self.parts, "size": self.size, "path": self.path, "_handle": None,
+                "_tmpdir": self._tmpdir}
+
+    def copy_to(self, out) -> None:
+        if self.path is None:
+            for part in self.parts:
+                out.write(part)
+            return
+        try:
+            with open(self.path, "rb") as handle:
+                while True:
+                    block = handle.read(1 << 22)
+                    if not block:
+                        break
+                    out.write(block)
+        finally:
+            os.unlink(self.path)
+
+
+def _samtools_result(task: _RefTask, covs: list[RefCoverage]) -> _TextPiece:
+    piece = _TextPiece(task.tmpdir)
+    assert task.rows is not None
+    ivals = _row_intervals(covs, task.length, task.rows)
+    if len(ivals):
+        _format_rows(task.name, covs, ivals, piece)
+    return piece.close()
+
+
+def _run_task(task: _RefTask) -> Any:
+    covs = _task_coverage(task)
+    if task.summary is not None:
+        from gfcli.engine.depth.summary import reference_summary
+
+        return reference_summary(task, covs[0])
+    return _samtools_result(task, covs)
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def _rules(req: DepthRequest, mode: int) -> CountRules:
+    exclude = 0x704
+    for text in req.remove_flags:
+        exclude &= ~parse_flags(text)
+    for text in req.add_flags:
+        exclude |= parse_flags(text)
+    return CountRules(
+        mode=mode, exclude=exclude,
+        include=parse_flags(req.incl_flags) if req.incl_flags else 0,
+        require=parse_flags(req.require_flags) if req.require_flags else 0,
+        min_mapq=req.min_mapq, min_len=req.min_len if mode == SAMTOOLS else 0,
+        min_bq=req.min_bq if mode == SAMTOOLS else 0,
+        deletions=req.deletions and mode == SAMTOOLS,
+        overlaps=req.overlaps if mode == SAMTOOLS else not req.fast_mode,
+    )
+
+
+def _region_of(req: DepthRequest, names: tuple[str, ...], lengths: tuple[int, ...]):
+    from gfcli.engine.regions import parse_region
+
+    if not req.region:
+        return None
+    region = parse_region(req.region, point_if_single=False, contigs=names)
+    if region.contig not in names:
+        raise UsageError(f"cannot parse region \"{req.region}\" (unknown reference)")
+    tid = names.index(region.contig)
+    return tid, region.start, region.end
+
+
+def _index_tasks(sources: list[_Source], rules: CountRules, rows_for, summary,
+                 tids: list[int], region, tmpdir: str | None) -> list[_RefTask]:
+    first = sources[0]
+    tasks = []
+    for tid in tids:
+        files = []
+        beg, end = 0, None
+        if region is not None:
+            _, beg, end = region
+        for src in sources:
+            if tid >= len(src.offsets):
+                files.append((src.path, None, None))
+                continue
+            start, stop, linear = src.offsets[tid]
+            if start is not None and region is not None and linear:
+                window = min(beg >> 14, len(linear) - 1)
+                if linear[window] > start:
+                    start = linear[window]
+            files.append((src.path, start, stop))
+        tasks.append(_RefTask(tid, first.names[tid], first.lengths[tid], tuple(files), rules,
+                              beg, end, rows_for(tid) if rows_for else None, summary, tmpdir))
+    return tasks
+
+
+def _stream_coverage(sources: list[_Source], rules: CountRules,
+                     region) -> Iterator[tuple[int, list[RefCoverage]]]:
+    """References in order, each with every input's coverage (one pass per input, in step)."""
+    gens = []
+    for src in sources:
+        batcher = _stream_batcher(src)
+        if region is not None:
+            tid, beg, end = region
+            gen = iter_ref_coverage(batcher, rules, src.lengths, src.path, tid=tid, beg=beg,
+                                    end=end)
+        else:
+            gen = iter_ref_coverage(batcher, rules, src.lengths, src.path)
+        gens.append([gen, None, batcher])
+
+    def advance(slot) -> None:
+        try:
+            slot[1] = next(slot[0])
+        except StopIteration:
+            slot[1] = None
+            proc = getattr(slot[2], "process", None)
+            if proc is not None and proc.wait() != 0:
+                message = proc.stderr.read().decode(errors="replace").strip()
+                raise DataError(f"error reading alignments: {message}") from None
+
+    for slot in gens:
+        advance(slot)
+    lengths = sources[0].lengths
+    while any(slot[1] is not None for slot in gens):
+        tid = min(slot[1].tid for slot in gens if slot[1] is not None)
+        covs = []
+        for slot in gens:
+            if slot[1] is not None and slot[1].tid == tid:
+                covs.append(slot[1])
+                advance(slot)
+            else:
+                covs.append(_empty(tid, lengths[tid]))
+        yield tid, covs
+
+
+def run_depth(req: DepthRequest) -> None:
+    if not req.inputs:
+        raise UsageError("no input files given")
+    if req.prefix is None and (req.by or req.thresholds or req.quantize or req.median
+                               or req.no_per_base):
+        raise UsageError("--by, --thresholds, --quantize, --median and -n need --prefix")
+    mode = MOSDEPTH if req.prefix is not None else SAMTOOLS
+    if mode == MOSDEPTH and len(req.inputs) != 1:
+        raise UsageError("--prefix takes one input file")
+    rules = _rules(req, mode)
+    sources = _open_sources(req, rules)
+    from gfcli.engine.depth.native import kernels
+
+    kernels()  # before forking, so workers inherit the loaded kernels
+    if mode == MOSDEPTH:
+        from gfcli.engine.depth.summary import run_summary
+
+        run_summary(req, rules, sources)
+        return
+    _run_samtools(req, rules, sources)
+
+
+def _run_samtools(req: DepthRequest, rules: CountRules, sources: list[_Source]) -> None:
+    from gfcli.engine.execute import make_runner
+    from gfcli.engine.sinks import AtomicOutput
+
+    if req.region and any(s.kind == "bam-stream" for s in sources):
+        raise DataError("cannot load the index (needed for -r)",
+                        path=next(s.path for s in sources if s.kind == "bam-stream"))
+    names, lengths = sources[0].names, sources[0].lengths
+    region = _region_of(req, names, lengths)
+    bed = _read_bed(req.bed, names) if req.bed else None
+    if region is not None:
+        tids = [region[0]]
+    elif bed is not None:
+        tids = [t for t, n in enumerate(names) if n in bed]
+    else:
+        tids = list(range(len(names)))
+    indexed = all(s.kind == "indexed" for s in sources)
+    # samtools -s keeps one table of read names for the whole file, so a read can meet a
+    # name from another reference: several references then go in one pass.
+    if rules.overlaps and len(tids) > 1:
+        indexed = False
+
+    def rows_for(tid: int) -> _Rows:
+        return _Rows(req.all_positions, region[1] if region else 0,
+                     region[2] if region else None,
+                     None if bed is None else bed.get(names[tid], np.zeros((0, 2), np.int64)),
+                     region is not None)
+
+    with AtomicOutput(req.output) as target:
+        out = sys.stdout.buffer if target.is_stdout else open(target.path, "wb")
+        try:
+            if req.header:
+                out.write(("#CHROM\tPOS" + "".join(f"\t{s.path}" for s in sources)
+                           + "\n").encode())
+            if indexed:
+                tmpdir = None if target.is_stdout else os.path.dirname(os.path.abspath(
+                    target.path))
+                tasks = _index_tasks(sources, rules, rows_for, None, tids, region, tmpdir)
+                threads = req.threads if len(tasks) > 1 else 1
+                with make_runner(threads) as runner:
+                    for piece in runner.map(_run_task, tasks):
+                        piece.copy_to(out)
+            else:
+                _samtools_streaming(req, rules, sources, out, region, rows_for)
+            out.flush()
+        finally:
+            if out is not sys.stdout.buffer:
+                out.close()
+
+
+def _samtools_streaming(req: DepthRequest, rules: CountRules, sources: list[_Source], out,
+                        region, rows_for) -> None:
+    names, lengths = sources[0].names, sources[0].lengths
+
+    def emit(tid: int, covs: list[RefCoverage]) -> None:
+        ivals = _row_intervals(covs, lengths[tid], rows_for(tid))
+        if len(ivals):
+            _format_rows(names[tid], covs, ivals, out.write)
+
+    def zeros(tid: int) -> None:
+        emit(tid, [_empty(tid, lengths[tid]) for _ in sources])
+
+    done = -1
+    for tid, covs in _stream_coverage(sources, rules, region):
+        if req.all_positions > 1 and region is None:
+            for t in range(done + 1, tid):
+                zeros(t)
+        emit(tid, covs)
+        done = tid
+    if region is not None and done < 0 and req.all_positions:
+        zeros(region[0])
+    elif req.all_positions > 1 and region is None:
+        for t in range(done + 1, len(names)):
+            zeros(t)
