@@ -50,7 +50,7 @@ P_REQ = 3
 P_MIN_MAPQ = 4
 P_MIN_LEN = 5
 P_MIN_BQ = 6
-P_INCL_DEL = 7
+P_INCL_DEL = 7  # samtools -J; mosdepth --fast-mode (whole spans)
 P_OVERLAP = 8  # samtools -s / mosdepth mate-overlap correction
 P_TID = 9
 P_REG_BEG = 10
@@ -475,6 +475,11 @@ def depth_walk(buf, start, limit, end, params, diff, n_diff, spans, spans_cap, k
                                     x += 1
                                 else:
                                     y += 1
+            if incl_del:
+                # mosdepth --fast-mode: the whole span, deletions and skips included
+                _bump(diff, n_diff, pos, stop)
+                state[S_COUNTED] += 1
+                continue
             # inc_coverage: the covered stretches of this read
             i = pos
             run_beg = -1

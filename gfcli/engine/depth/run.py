@@ -370,7 +370,7 @@ def _rules(req: DepthRequest, mode: int) -> CountRules:
         require=parse_flags(req.require_flags) if req.require_flags else 0,
         min_mapq=req.min_mapq, min_len=req.min_len if mode == SAMTOOLS else 0,
         min_bq=req.min_bq if mode == SAMTOOLS else 0,
-        deletions=req.deletions and mode == SAMTOOLS,
+        deletions=req.deletions if mode == SAMTOOLS else req.fast_mode,
         overlaps=req.overlaps if mode == SAMTOOLS else not req.fast_mode,
     )
 
