@@ -21,7 +21,7 @@ Columns (Arrow/Parquet/JSON type; TSV always keeps the VCF text):
 - INFO tags (`--fields INFO/DP`, or bare `DP`: INFO first, then FORMAT, as bcftools):
   a column named by the tag (`INFO/TAG` when the tag is a fixed column's name), typed
   from the header: Integer -> int64, Float -> float64, String/Character -> string,
-  Flag -> bool (absent = false; 1/0 in TSV, as `bcftools query`); Number other than 1
+  Flag -> bool (absent = false; in TSV 1 or '.', as `bcftools query`); Number other than 1
   -> a list of those, '.' items -> null (TSV: the comma-joined VCF text).
 - FORMAT tags (`--fields FMT/DP`): one column per output sample, `SAMPLE:TAG`, sample by
   sample, typed like INFO; GT is the genotype text (`0|1`, `./.`).
@@ -321,7 +321,7 @@ class Layout:
         texts = []
         for field, text in self.text_columns(self.read(data)):
             if field is not None and field.is_flag:
-                text = pc.if_else(text, "1", "0")
+                text = pc.if_else(text, "1", MISSING)
             texts.append(text)
         rows = pc.binary_join_element_wise(*texts, "\t", null_handling="replace",
                                            null_replacement=MISSING)
