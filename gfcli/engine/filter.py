@@ -11,7 +11,7 @@ import sys
 from gfcli.engine import sniff
 from gfcli.engine.errors import UsageError
 from gfcli.engine.source import open_input, require_format
-from gfcli.engine.view import ViewRequest, execute_plan
+from gfcli.engine.view import FASTQ_OR_EMPTY, ViewRequest, execute_plan
 
 # samtools accepts flag names as well as numbers for -f/-F.
 FLAG_NAMES = {
@@ -67,12 +67,13 @@ def check_request(req: ViewRequest, is_variants: bool) -> None:
 
 def run_filter(req: ViewRequest) -> None:
     inp = open_input(req.input)
-    require_format(
-        inp, sniff.VARIANT_FORMATS | sniff.ALIGNMENT_FORMATS, "VCF, BCF, SAM, BAM or CRAM"
-    )
+    require_format(inp, sniff.VARIANT_FORMATS | sniff.ALIGNMENT_FORMATS | FASTQ_OR_EMPTY,
+                   "VCF, BCF, SAM, BAM, CRAM or FASTQ")
     check_request(req, inp.is_variants)
     if inp.is_variants:
         from gfcli.engine.variants.filter import make_filter_plan
+    elif inp.format in FASTQ_OR_EMPTY:
+        from gfcli.engine.fastq.view import make_filter_plan
     else:
         try:
             from gfcli.engine.alignments.filter import make_filter_plan

@@ -65,6 +65,11 @@ class ViewRequest:
     command: str = "view"  # which subcommand asked, for provenance lines
 
 
+# FASTQ; an input with no bytes at all is an empty FASTQ (the one format where no records
+# and no header is a valid file), so pipelines that filter every read away keep working.
+FASTQ_OR_EMPTY = frozenset({sniff.FASTQ, sniff.EMPTY})
+
+
 class ChunkFormatter(Protocol):
     """Turns chunks of the input into output bytes; pickled to worker processes."""
 
@@ -150,11 +155,12 @@ class _CountTask:
 
 def run_view(req: ViewRequest) -> None:
     inp = open_input(req.input)
-    require_format(
-        inp, sniff.VARIANT_FORMATS | sniff.ALIGNMENT_FORMATS, "VCF, BCF, SAM, BAM or CRAM"
-    )
+    require_format(inp, sniff.VARIANT_FORMATS | sniff.ALIGNMENT_FORMATS | FASTQ_OR_EMPTY,
+                   "VCF, BCF, SAM, BAM, CRAM or FASTQ")
     if inp.is_variants:
         from gfcli.engine.variants.view import make_view_plan
+    elif inp.format in FASTQ_OR_EMPTY:
+        from gfcli.engine.fastq.view import make_view_plan
     else:
         from gfcli.engine.alignments.view import make_view_plan
     execute_plan(make_view_plan(req, inp), req)
