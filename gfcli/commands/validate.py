@@ -158,8 +158,8 @@ def validate(
         typer.Option(
             "-@",
             "--threads",
-            help="Worker processes: several input files are validated in parallel, their "
-            "reports printed in input order.",
+            help="Worker processes: a BGZF VCF or an indexed BAM is split into chunks and "
+            "other files are validated side by side; the report equals -@ 1's.",
             rich_help_panel=opt.PERFORMANCE,
             min=0,
             metavar="N",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from gfcli.engine.validate.reporter import Sink, quote
+from gfcli.engine.validate.reporter import ChunkCheck, Defer, Sink, quote
 from gfcli.engine.validate.rules import ERROR, WARNING, rule
 
 HEADER_SYNTAX = rule(
@@ -119,7 +119,7 @@ class _Mate:
 
 
 @dataclass
-class AlignmentChecker:
+class AlignmentChecker(ChunkCheck):
     """Header and record checks, the order check and the `--mates` bookkeeping."""
 
     reporter: Sink
@@ -141,6 +141,24 @@ class AlignmentChecker:
     _prev_key: tuple[int, int] | None = None
     _prev_name: str | None = None
     _pending: dict[str, _Mate] = field(default_factory=dict)
+    # On a chunk of a file (-@): the order check of the chunk's first record and every
+    # --mates check go to the parent, which has the previous chunks' state.
+    defer: Defer | None = None
+
+    # ------------------------------------------------------------------ chunks (-@)
+
+    _HEADER_STATE = ("refs", "lengths", "rg_ids", "pg_ids", "sort_order", "header_lines",
+                     "text_refs_are_refs")
+
+    def chunk_state(self) -> tuple[object, ...]:
+        return (self._prev_key, self._prev_name)
+
+    def merge_chunk_state(self, state: tuple[object, ...]) -> None:
+        prev_key, prev_name = state
+        if prev_key is not None:
+            self._prev_key = prev_key  # type: ignore[assignment]
+        if prev_name is not None:
+            self._prev_name = prev_name  # type: ignore[assignment]
 
     def _r(self, rule_id: str, message: str) -> None:
         self.reporter.report(rule_id, self.line, self.note + message, offset=self.offset,
@@ -398,31 +416,54 @@ class AlignmentChecker:
     def _order(self, a: Aln) -> None:
         if self.sort_order == "coordinate":
             # Unplaced reads (no reference) sort after every placed one.
-            key = (a.ref_id if a.ref_id >= 0 else 1 << 40, a.pos)
             if a.ref_id == -2:
                 return
-            prev = self._prev_key
-            if prev is not None and key < prev:
-                where = "unplaced" if a.ref_id < 0 else f"{a.rname}:{a.pos}"
-                self._r(UNSORTED, f"record at {quote(where)} comes after a later one "
-                                  "(SO:coordinate)")
-            self._prev_key = key
+            key = (a.ref_id if a.ref_id >= 0 else 1 << 40, a.pos)
+            rname = a.rname if a.ref_id >= 0 else None
+            if self.defer is not None and self._prev_key is None:
+                self.defer("order_key", self.line, (key, rname), self.offset, self.block)
+                self._prev_key = key
+            else:
+                self.order_key(key, rname)
         elif self.sort_order == "queryname":
-            prev_name = self._prev_name
-            if prev_name is not None and a.qname < prev_name and len(a.qname) <= 254 and (
-                    len(prev_name) <= 254 and natural_key(a.qname) < natural_key(prev_name)):
-                self._r(UNSORTED, f"QNAME {quote(a.qname)} comes after {quote(prev_name)} "
-                                  "(SO:queryname)")
-            self._prev_name = a.qname
+            if self.defer is not None and self._prev_name is None:
+                self.defer("order_name", self.line, (a.qname,), self.offset, self.block)
+                self._prev_name = a.qname
+            else:
+                self.order_name(a.qname)
+
+    def order_key(self, key: tuple[int, int], rname: str | None) -> None:
+        prev = self._prev_key
+        if prev is not None and key < prev:
+            where = "unplaced" if rname is None else f"{rname}:{key[1]}"
+            self._r(UNSORTED, f"record at {quote(where)} comes after a later one (SO:coordinate)")
+        self._prev_key = key
+
+    def order_name(self, qname: str) -> None:
+        prev_name = self._prev_name
+        if prev_name is not None and qname < prev_name and len(qname) <= 254 and (
+                len(prev_name) <= 254 and natural_key(qname) < natural_key(prev_name)):
+            self._r(UNSORTED, f"QNAME {quote(qname)} comes after {quote(prev_name)} "
+                              "(SO:queryname)")
+        self._prev_name = qname
 
     # ------------------------------------------------------------------ --mates
 
     def _mate(self, a: Aln) -> None:
-        this = _Mate(a.flag, a.ref_id, a.pos, a.next_ref_id if a.next_ref_id != -3 else a.ref_id,
-                     a.pnext, a.tlen, self.line)
-        other = self._pending.pop(a.qname, None)
+        fields = (a.qname, a.flag, a.ref_id, a.pos,
+                  a.next_ref_id if a.next_ref_id != -3 else a.ref_id, a.pnext, a.tlen)
+        if self.defer is not None:
+            self.defer("mate", self.line, fields, self.offset, self.block)
+        else:
+            self.mate(*fields)
+
+    def mate(self, qname: str, flag: int, ref_id: int, pos: int, next_ref_id: int, pnext: int,
+             tlen: int) -> None:
+        """Pair a read with the pending one of its name, or keep it until its mate comes."""
+        this = _Mate(flag, ref_id, pos, next_ref_id, pnext, tlen, self.line)
+        other = self._pending.pop(qname, None)
         if other is None:
-            self._pending[a.qname] = this
+            self._pending[qname] = this
             return
         problems: list[str] = []
         for x, y, label in ((this, other, "this read"), (other, this, "its mate")):
@@ -440,7 +481,7 @@ class AlignmentChecker:
         if (this.flag & 0xC0, other.flag & 0xC0) not in ((0x40, 0x80), (0x80, 0x40)):
             problems.append("the pair is not one 0x40 (first) and one 0x80 (last) read")
         if problems:
-            self._r(MATE_MISMATCH, f"{quote(a.qname)} (mate at line/record {other.line}): "
+            self._r(MATE_MISMATCH, f"{quote(qname)} (mate at line/record {other.line}): "
                                    + "; ".join(problems[:3]))
 
     def finish(self) -> None:

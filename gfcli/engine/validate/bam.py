@@ -90,6 +90,17 @@ class BamReader:
             self._records()
         self.checker.finish()
 
+    def header_state(self) -> dict[str, object]:
+        return {"names": self.names, "n_ref": self.n_ref}
+
+    def run_chunk(self, header: dict[str, object]) -> None:
+        """The records of one chunk of the file (-@), after a header read elsewhere."""
+        self.names = header["names"]  # type: ignore[assignment]
+        self.n_ref = header["n_ref"]  # type: ignore[assignment]
+        self.counts = [[0, 0] for _ in range(self.n_ref or 0)]
+        self._records()
+        self.checker.finish()
+
     # ------------------------------------------------------------------ header
 
     def _header(self) -> bool:

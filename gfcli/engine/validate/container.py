@@ -53,7 +53,9 @@ class Decompressed:
     offset of the next byte and, for BGZF, the file offset of the block that holds it.
     """
 
-    def __init__(self, raw: BinaryIO, compression: str, reporter: Sink):
+    def __init__(self, raw: BinaryIO, compression: str, reporter: Sink, *,
+                 start: tuple[int, int] | None = None, limit: int | None = None,
+                 blocks_before: int = 0):
         self.raw = raw
         self.compression = compression
         self.reporter = reporter
@@ -65,7 +67,17 @@ class Decompressed:
         self._raw_pos = 0
         self._ended = False
         self._last_block = b""
-        self._blocks = 0
+        self._blocks = blocks_before
+        # A chunk of a BGZF file (-@): start at a virtual offset (block address, offset in
+        # it) and stop `limit` uncompressed bytes later, unless a read crosses that point:
+        # then the cut was not at a record boundary and reading goes on to the end.
+        self._skip = 0
+        self._limit = limit
+        self.overran = False
+        if start is not None:
+            raw.seek(start[0])
+            self._raw_pos = start[0]
+            self._skip = start[1]
         self._gz: zlib._Decompress | None = None  # type: ignore[name-defined]
         self._gz_pending = b""
         self._gz_fed = False
@@ -77,7 +89,24 @@ class Decompressed:
             return self._piece_start + len(self._piece), None
         return self._piece_start + self._used, self._block
 
+    def at_limit(self) -> bool:
+        return self._limit is not None and self._piece_start + self._used >= self._limit
+
+    def lift_limit(self) -> bool:
+        """Read past the chunk's end (its cut fell inside a record); False if there was none."""
+        if self._limit is None:
+            return False
+        self._limit = None
+        self.overran = True
+        return True
+
     def read(self, n: int) -> bytes:
+        if self._limit is not None:
+            position = self._piece_start + self._used
+            if position >= self._limit:
+                return b""
+            if position + n > self._limit:
+                self.lift_limit()
         parts: list[bytes] = []
         got = 0
         while got < n:
@@ -96,11 +125,18 @@ class Decompressed:
 
     def pieces(self) -> bytes:
         """The next piece of decompressed data as the container gives it (b'' at the end)."""
+        limit = self._limit
+        if limit is not None and self._piece_start + self._used >= limit:
+            return b""
         while self._used >= len(self._piece):
             if not self._advance():
                 return b""
-        piece = self._piece[self._used :] if self._used else self._piece
-        self._used = len(self._piece)
+        end = len(self._piece)
+        if limit is not None and self._piece_start + end > limit:
+            end = limit - self._piece_start
+        piece = self._piece[self._used : end] if self._used or end < len(self._piece) else (
+            self._piece)
+        self._used = end
         return piece
 
     # ------------------------------------------------------------------ internals
@@ -122,6 +158,11 @@ class Decompressed:
             self._ended = True
             return False
         self._piece = piece
+        if self._skip:
+            # The first block of a chunk: its data before the chunk's start is not ours.
+            self._used = min(self._skip, len(piece))
+            self._piece_start = -self._used
+            self._skip = 0
         return True
 
     def _read_raw(self, n: int) -> bytes:

@@ -36,6 +36,32 @@ class Sink(Protocol):
                offset: int | None = None, block: int | None = None) -> None: ...
 
 
+class Defer(Protocol):
+    """How a checker working on one chunk of a file (-@) hands a check that depends on what
+    came before the chunk to the parent, which runs it in file order (see parallel.py)."""
+
+    def __call__(self, name: str, line: int | None, args: tuple, offset: int | None = None,
+                 block: int | None = None) -> None: ...
+
+
+class ChunkCheck:
+    """For checkers that can check one chunk of a file (-@): the header model a chunk after
+    the first is given (the names in _HEADER_STATE), and the deferral hook."""
+
+    _HEADER_STATE: tuple[str, ...] = ()
+    defer: Defer | None
+
+    def header_state(self) -> dict[str, object]:
+        """What a chunk's checker needs of the header, which only the first chunk reads."""
+        return {name: getattr(self, name) for name in self._HEADER_STATE}
+
+    def start_chunk(self, header: dict[str, object] | None, defer: Defer) -> None:
+        """Check the records of one chunk: after the header (given) or from the start."""
+        self.defer = defer
+        for name, value in (header or {}).items():
+            setattr(self, name, value)
+
+
 @dataclass
 class Problem:
     rule: str
@@ -181,6 +207,13 @@ class Reporter:
         problem = Problem(rule_id, severity, current.name, line, message, offset, block)
         current.problems.append(problem)
         self._emit(problem.format())
+
+    def count_hidden(self, rule_id: str, count: int) -> None:
+        """Problems a chunk worker counted beyond the cap: counted here, never printed."""
+        current = self.current
+        assert current is not None, "start_file() first"
+        current._severities[rule_id] = self.severity(rule_id)
+        current.counts[rule_id] = current.counts.get(rule_id, 0) + count
 
     def finish_file(self, target: FileReport | None = None) -> None:
         current = target if target is not None else self.current

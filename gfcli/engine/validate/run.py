@@ -99,7 +99,7 @@ def run_validate(req: ValidateRequest) -> int:
     if reference is not None and not os.path.exists(reference):
         raise UsageError(f"--reference {reference}: no such file")
     opts = _Options(req.format, reference, req.mates, req.paired, req.max_line)
-    if req.threads > 1 and len(inputs) > 1 and "-" not in inputs:
+    if req.threads > 1 and "-" not in inputs:
         _run_parallel(inputs, opts, reporter, req.threads)
     else:
         for name in inputs:
@@ -157,13 +157,31 @@ class _FileTask:
 
 
 def _run_parallel(inputs: list[str], opts: _Options, reporter: Reporter, threads: int) -> None:
-    """-@ N with several inputs: one file per worker, reports printed in input order."""
-    from gfcli.engine.execute import make_runner
+    """-@ N: a BGZF VCF or indexed BAM is cut into chunks (parallel.py); other files are
+    each one worker's task. Reports are printed in input order, as -@ 1 prints them."""
+    import functools
+    import itertools
 
+    from gfcli.engine.execute import make_runner
+    from gfcli.engine.validate import parallel
+
+    plans = [parallel.plan_file(name, opts, reporter.max_errors, reporter.ignore)
+             for name in inputs]
+    if len(inputs) == 1 and plans[0] is None:
+        validate_one(inputs[0], opts, reporter)
+        return
     task = _FileTask(opts, reporter.max_errors, reporter.ignore, reporter.strict)
+    work: list[object] = []
+    for name, plan in zip(inputs, plans, strict=True):
+        work.extend([functools.partial(task, name)] if plan is None else plan.tasks)
     with make_runner(threads) as runner:
-        for files in runner.map(task, inputs):
-            for report in files:
+        results = runner.map(parallel._call, work)
+        for plan in plans:
+            if plan is not None:
+                parallel.merge_file(plan, itertools.islice(results, len(plan.tasks)), reporter,
+                                    opts)
+                continue
+            for report in next(results):
                 reporter.files.append(report)
                 for problem in report.problems:
                     reporter._emit(problem.format())

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 
 from gfcli.engine.validate.container import Decompressed
-from gfcli.engine.validate.reporter import Sink
+from gfcli.engine.validate.reporter import Defer, Sink
 from gfcli.engine.validate.rules import ERROR, WARNING, rule
 
 LINE_TOO_LONG = rule("text.line-too-long", ERROR, "a line longer than the validator's limit")
@@ -27,15 +27,23 @@ MAX_LINE = 256 << 20
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f]")
 
 
+def report_crlf(reporter: Sink, line: int | None) -> None:
+    reporter.report(CRLF, line, "line ends with CR LF (reported once)")
+
+
 class Lines:
     """Numbered lines of decompressed text, with text-level problems reported."""
 
-    def __init__(self, data: Decompressed, reporter: Sink, *, max_line: int = MAX_LINE):
+    def __init__(self, data: Decompressed, reporter: Sink, *, max_line: int = MAX_LINE,
+                 defer: Defer | None = None, crlf_seen: bool = False):
         self.data = data
         self.reporter = reporter
         self.max_line = max_line
         self.number = 0  # number of the last line yielded (1-based)
-        self._crlf_seen = False
+        self._crlf_seen = crlf_seen
+        # A chunk of a file (-@): whether CR LF was seen before the chunk is not known here,
+        # so the chunk's first CR LF is handed to the parent (see parallel.py).
+        self._defer = defer
 
     def __iter__(self) -> Iterator[str]:
         report = self.reporter.report
@@ -45,6 +53,8 @@ class Lines:
         while True:
             piece = self.data.pieces()
             if not piece:
+                if rest and self.data.at_limit() and self.data.lift_limit():
+                    continue  # a chunk cut inside a line: read on to the end
                 break
             if skipping:
                 newline = piece.find(b"\n")
@@ -82,7 +92,10 @@ class Lines:
             line = line[:-1]
             if not self._crlf_seen:
                 self._crlf_seen = True
-                self.reporter.report(CRLF, self.number, "line ends with CR LF (reported once)")
+                if self._defer is not None:
+                    self._defer("crlf", self.number, ())
+                else:
+                    report_crlf(self.reporter, self.number)
         match = _CONTROL.search(line)
         if match is not None:
             self.reporter.report(

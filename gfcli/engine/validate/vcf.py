@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from math import comb
 
-from gfcli.engine.validate.reporter import Sink, quote
+from gfcli.engine.validate.reporter import ChunkCheck, Defer, Sink, quote
 from gfcli.engine.validate.rules import ERROR, WARNING, rule
 
 FILEFORMAT = rule("vcf.fileformat", ERROR, "the first line is ##fileformat=VCFv4.0 to VCFv4.5")
@@ -214,7 +214,7 @@ def check_value(value: str, type_: str) -> str | None:
     return None
 
 
-class VcfChecker:
+class VcfChecker(ChunkCheck):
     """Feed it lines (`feed`), then call `finish`; problems go to the reporter."""
 
     def __init__(self, reporter: Sink, *, reference: Callable[[str, int, int], str | None]
@@ -241,6 +241,34 @@ class VcfChecker:
         self.ploidy: dict[int, int] = {}
         self.warned_no_contigs = False
         self.missing_ref_contigs: set[str] = set()
+        # On a chunk of a file (-@), checks that depend on the records before the chunk are
+        # deferred to the parent until this chunk's own records settle the state.
+        self.defer: Defer | None = None
+        self.synced = False  # prev_chrom / prev_pos equal what a whole-file run would have
+        self.ploidy_synced = False  # ploidy holds every sample a whole-file run would
+
+    # ------------------------------------------------------------------ chunks (-@)
+
+    _HEADER_STATE = ("infos", "formats", "filters", "contigs", "alts", "columns", "n_samples",
+                     "warned_no_contigs")
+
+    def start_chunk(self, header: dict[str, object] | None, defer: Defer) -> None:
+        super().start_chunk(header, defer)
+        if header is not None:
+            self.seen_first = self.in_records = True
+
+    def chunk_state(self) -> tuple[object, ...]:
+        return (self.prev_chrom, self.prev_pos, self.synced, self.ploidy, self.ploidy_synced)
+
+    def merge_chunk_state(self, state: tuple[object, ...]) -> None:
+        """The parent, after a chunk's deferred checks: take over what the chunk settled."""
+        prev_chrom, prev_pos, synced, ploidy, ploidy_synced = state
+        if synced:
+            self.prev_chrom, self.prev_pos = prev_chrom, prev_pos  # type: ignore[assignment]
+        if ploidy_synced:
+            self.ploidy = dict(ploidy)  # type: ignore[call-overload]
+        else:
+            self.ploidy.update(ploidy)  # type: ignore[call-overload]
 
     # ------------------------------------------------------------------ plumbing
 
@@ -468,6 +496,14 @@ class VcfChecker:
             if pos > POS_MAX:
                 self._r(POS, f"POS {pos} is beyond {POS_MAX}")
                 pos = None
+        if self.defer is None:
+            self.order(chrom, pos)
+        else:
+            self._chunk_order(chrom, pos)
+        return pos
+
+    def order(self, chrom: str, pos: int | None) -> None:
+        """Sortedness and contiguity against the previous record (whole file, or the parent)."""
         if chrom != self.prev_chrom:
             if chrom in self.finished:
                 self._r(NOT_CONTIGUOUS, f"records of {quote(chrom)} resume after other chromosomes")
@@ -480,7 +516,30 @@ class VcfChecker:
             if pos < self.prev_pos:
                 self._r(UNSORTED, f"POS {pos} comes after {self.prev_pos} on {quote(chrom)}")
             self.prev_pos = pos
-        return pos
+
+    def _chunk_order(self, chrom: str, pos: int | None) -> None:
+        """`order` on a chunk: the parent runs it for every change of chromosome (the set of
+        finished chromosomes is the whole file's) and until the previous position is known."""
+        assert self.defer is not None
+        if chrom == self.prev_chrom and self.synced:
+            if pos is not None:
+                if pos < self.prev_pos:
+                    self._r(UNSORTED, f"POS {pos} comes after {self.prev_pos} on {quote(chrom)}")
+                self.prev_pos = pos
+            return
+        self.defer("order", self.line, (chrom, pos))
+        if chrom != self.prev_chrom:
+            if self.prev_chrom is not None:  # a change of chromosome inside the chunk
+                self.ploidy.clear()
+                self.ploidy_synced = True
+                self.synced = True
+            else:  # the chunk's first record: continues the previous chromosome or not
+                self.synced = pos is not None
+            self.prev_chrom = chrom
+            self.prev_pos = pos or 0
+        elif pos is not None:
+            self.prev_pos = pos
+            self.synced = True
 
     def _length(self, chrom: str, pos: int, end: int | None) -> None:
         length = self.contigs.get(chrom)
@@ -658,20 +717,36 @@ class VcfChecker:
         ploidy = len(alleles)
         if gt == ".":
             return None  # a missing call says nothing about ploidy
+        if self.defer is not None and not self.ploidy_synced and sample_index not in self.ploidy:
+            self.defer("check_ploidy", self.line, (sample_index, ploidy))
+            self.ploidy[sample_index] = ploidy
+        else:
+            self.check_ploidy(sample_index, ploidy)
+        return ploidy
+
+    def check_ploidy(self, sample_index: int, ploidy: int) -> None:
         previous = self.ploidy.get(sample_index)
         if previous is not None and previous != ploidy:
             self._r(GT_PLOIDY, f"sample #{sample_index + 1}: ploidy {ploidy}, it was {previous} "
                                "earlier on this chromosome")
         self.ploidy[sample_index] = ploidy
-        return ploidy
+
+    def missing_reference(self, chrom: str) -> None:
+        if chrom not in self.missing_ref_contigs and len(self.missing_ref_contigs) < 1000:
+            self.missing_ref_contigs.add(chrom)
+            self._r(REF_MISMATCH, f"{quote(chrom)} is not in the reference FASTA")
 
     def _check_reference(self, chrom: str, pos: int, ref: str) -> None:
         assert self.reference is not None
         bases = self.reference(chrom, pos - 1, pos - 1 + len(ref))
         if bases is None:
-            if chrom not in self.missing_ref_contigs and len(self.missing_ref_contigs) < 1000:
-                self.missing_ref_contigs.add(chrom)
-                self._r(REF_MISMATCH, f"{quote(chrom)} is not in the reference FASTA")
+            if self.defer is not None:
+                # Once per chunk: after it the parent has the contig in its set, or a full set.
+                if chrom not in self.missing_ref_contigs:
+                    self.missing_ref_contigs.add(chrom)
+                    self.defer("missing_reference", self.line, (chrom,))
+            else:
+                self.missing_reference(chrom)
             return
         bases = bases.upper()
         upper = ref.upper()
