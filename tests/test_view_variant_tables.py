@@ -333,3 +333,27 @@ def test_streams_with_flat_memory(tmp_path):
     # 8x the records (~8 MB of VCF text more, 4 -> 32 batches): the same peak (holding the
     # rows would add tens of MB).
     assert peaks[1] - peaks[0] < 8, peaks
+
+
+def test_json_escapes_and_special_values(tmp_path):
+    """Quotes, backslashes, non-ASCII and control characters in strings; NaN/inf floats
+    (JSON null); a contig the header does not declare (CHROM dictionary grows)."""
+    vcf = tmp_path / "esc.vcf"
+    vcf.write_text(
+        "##fileformat=VCFv4.2\n##contig=<ID=c1>\n"
+        '##INFO=<ID=S,Number=1,Type=String,Description="s">\n'
+        '##INFO=<ID=F,Number=.,Type=Float,Description="f">\n'
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+        'c1\t1\t.\tA\tC\t1e+20\t.\tS=a"b\\c\u00e9;F=nan,1e-07,inf\n'
+        "c1\t2\t.\tA\tC\t.\t.\tS=x\x01y;F=.,2\n"
+        "c2\t3\t.\tA\tC\t5\t.\t.\n", encoding="utf-8")
+    with open(table_out(tmp_path, ["--fields", "S,F", str(vcf)], "json")) as handle:
+        rows = [json.loads(line) for line in handle]
+    assert [r["S"] for r in rows] == ['a"b\\c\u00e9', "x\x01y", None]
+    assert [r["F"] for r in rows] == [[None, 1e-07, None], [None, 2.0], None]
+    assert [r["QUAL"] for r in rows] == [1e20, None, 5.0]
+    arrow = pa.ipc.open_file(table_out(tmp_path, ["--fields", "S,F", str(vcf)], "arrow"))
+    table = arrow.read_all()
+    assert table.column("CHROM").to_pylist() == ["c1", "c1", "c2"]
+    assert table.column("S").to_pylist() == [r["S"] for r in rows]
+    assert table.column("F").to_pylist()[1] == [None, 2.0]

@@ -315,7 +315,6 @@ class Layout:
         return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
     def tsv(self, data: bytes) -> bytes:
-        import pyarrow as pa
         import pyarrow.compute as pc
 
         texts = []
@@ -325,16 +324,22 @@ class Layout:
             texts.append(text)
         rows = pc.binary_join_element_wise(*texts, "\t", null_handling="replace",
                                            null_replacement=MISSING)
-        if not len(rows):
-            return b""
-        lines = pa.ListArray.from_arrays(pa.array([0, len(rows)], pa.int32()), rows)
-        return pc.binary_join(lines, "\n")[0].as_py().encode() + b"\n"
+        return _lines(rows)
 
     def json_lines(self, data: bytes) -> bytes:
-        rows = self.typed_batch(data).to_pylist()
-        if not rows:
+        """One JSON object per record, built column by column with Arrow kernels."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        batch = self.typed_batch(data)
+        if not batch.num_rows:
             return b""
-        return ("\n".join(json.dumps(r, separators=(",", ":")) for r in rows) + "\n").encode()
+        pieces: list[Any] = []
+        for i, name in enumerate(batch.schema.names):
+            key = ("{" if i == 0 else ",") + json.dumps(name) + ":"
+            pieces += [pa.scalar(key), _json_values(batch.column(i))]
+        rows = pc.binary_join_element_wise(*pieces, pa.scalar("}"), "")
+        return _lines(rows)
 
     def encode(self, data: bytes) -> bytes:
         """One payload as what the parent writes: text lines, or one batch as Arrow IPC."""
@@ -349,6 +354,48 @@ class Layout:
         with pa.ipc.new_stream(sink, batch.schema) as writer:
             writer.write_batch(batch)
         return sink.getvalue().to_pybytes()
+
+
+def _lines(rows: Any) -> bytes:
+    """A string array as text lines."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not len(rows):
+        return b""
+    lines = pa.ListArray.from_arrays(pa.array([0, len(rows)], pa.int32()), rows)
+    return pc.binary_join(lines, "\n")[0].as_buffer().to_pybytes() + b"\n"
+
+
+def _json_values(values: Any) -> Any:
+    """An Arrow column as JSON value texts ('null' for null, NaN and infinities)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = values.type
+    if pa.types.is_dictionary(kind):
+        values = values.dictionary_decode()
+        kind = values.type
+    if pa.types.is_list(kind):
+        items = _json_values(values.flatten())
+        lists = pa.ListArray.from_arrays(values.offsets, items, mask=values.is_null())
+        text = pc.binary_join_element_wise(pa.scalar("["), pc.binary_join(lists, ","),
+                                           pa.scalar("]"), "")
+    elif pa.types.is_string(kind):
+        if pc.any(pc.match_substring_regex(values, "[\\x00-\\x1f]")).as_py():
+            text = pa.array([None if v is None else json.dumps(v)
+                             for v in values.to_pylist()], pa.string())
+        else:
+            escaped = pc.replace_substring(pc.replace_substring(values, "\\", "\\\\"),
+                                           '"', '\\"')
+            text = pc.binary_join_element_wise(pa.scalar('"'), escaped, pa.scalar('"'), "")
+    elif pa.types.is_boolean(kind):
+        text = pc.if_else(values, "true", "false")
+    else:
+        text = values.cast(pa.string())
+        if pa.types.is_floating(kind):
+            text = pc.if_else(pc.is_finite(values), text, pa.scalar(None, pa.string()))
+    return pc.fill_null(text, "null")
 
 
 def _one_chunk(column: Any) -> Any:
