@@ -74,6 +74,10 @@ TASKS: list[Task] = [
     _t("view BAM->SAM -@2", "view -@ 2 {bam}", "samtools view -@ 2 {bam}"),
     _t("flagstat BAM -@1", "flagstat -@ 1 {bam}", "samtools flagstat -@ 1 {bam}"),
     _t("flagstat BAM -@2", "flagstat -@ 2 {bam}", "samtools flagstat -@ 2 {bam}"),
+    _t("depth summary --by 500 -n -@2", "depth -@ 2 --prefix {tmp}/g -n --by 500 {bam}",
+       "mosdepth -n --by 500 -t 2 {tmp}/m {bam}"),
+    _t("depth per-base -@2", "depth -@ 2 {bam}", "samtools depth -@ 2 {bam}"),
+    _t("depth per-base -@1", "depth -@ 1 {bam}", "samtools depth {bam}"),
     # filter: the expression has no spaces (commands are split on spaces)
     _t("filter sites VCF.gz QUAL&DP ->VCF -@2", "filter -@ 2 -i QUAL>30&&INFO/DP>10 {sites_vcf}",
        "bcftools view --threads 2 -i QUAL>30&&INFO/DP>10 {sites_vcf}"),

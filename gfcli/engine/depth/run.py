@@ -40,14 +40,17 @@ _OUT_BUF = 4 << 20
 
 
 def parse_flags(text: str) -> int:
-    """samtools' bam_str2flag: a number (decimal, 0x hex, 0 octal) or comma-separated names."""
+    """samtools' bam_str2flag: a number read like strtol(s, 0) (decimal, 0x hex, 0 octal;
+    anything after the number is ignored), or comma-separated flag names."""
+    import re
+
     text = text.strip()
-    if text and text[0].isdigit():
-        try:
-            value = int(text, 0) if not (len(text) > 1 and text[0] == "0" and text[1].isdigit()) \
-                else int(text, 8)
-        except ValueError:
-            raise UsageError(f"invalid flag value '{text}'") from None
+    if text[:1].isdigit():
+        match = re.match(r"0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*", text)
+        assert match is not None
+        number = match.group(0)
+        value = int(number, 16) if number[:2].lower() == "0x" else int(number, 8) \
+            if number.startswith("0") else int(number)
     else:
         value = 0
         for name in text.split(","):
@@ -55,7 +58,7 @@ def parse_flags(text: str) -> int:
             if bit is None:
                 raise UsageError(f"unknown flag name '{name}'")
             value |= bit
-    if value < 0 or value > 0xFFF:
+    if value > 0xFFF:
         raise UsageError(f"flag value '{text}' is not supported")
     return value
 

@@ -346,6 +346,7 @@ def run_summary(req: Any, rules: Any, sources: list) -> None:
         total = (0, 0, 0, 0)
         total_region = (0, 0, 0, 0)
         ghist = rhist = None
+        first_region = True
         for res in results():
             for path in (res.per_base, res.quantized):
                 if path:
@@ -358,8 +359,11 @@ def run_summary(req: Any, rules: Any, sources: list) -> None:
                 total = _merge_stat(total, res.stat)
                 if plan.by:
                     rstat = res.region_stat or (0, 0, 0, 0)
-                    if res.region_stat is None:
-                        rstat = (0, 0, 0, 0)
+                    if first_region:
+                        # mosdepth starts from a zeroed stat (min 0) and clears it to
+                        # min=max-int only after the first reference.
+                        rstat = (rstat[0], rstat[1], 0, rstat[3])
+                        first_region = False
                     handles["summary"].write(_summary_line(f"{name}_region", rstat).encode())
                     total_region = _merge_stat(total_region, rstat)
                 handles["global"].write("".join(_dist_lines(name, res.hist)).encode())
