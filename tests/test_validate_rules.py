@@ -224,6 +224,35 @@ def _cram_no_eof(tmp: Path) -> dict[str, object]:
     return {"reference": str(tmp / "ref.fa")}
 
 
+def _crai_then(action: str) -> Callable[[Path], dict[str, object]]:
+    """A CRAM with a .crai (its one line: 0 100 4 OFFSET 194 99), then the index spoilt."""
+
+    def setup(tmp: Path) -> dict[str, object]:
+        import pysam
+
+        _cram(tmp, 0)
+        path = tmp / "in.cram"
+        pysam.index(str(path))
+        index = Path(str(path) + ".crai")
+        line = gzip.decompress(index.read_bytes()).split(b"\n")[0]
+        seq, start, span, offset, slice_offset, slice_size = line.split(b"\t")
+        lines = {
+            "older": [line],
+            "garbage": [b"0\t100\tfour"],
+            # 1 byte past the container start; a slice larger than its container.
+            "offset": [b"\t".join([seq, start, span, b"%d" % (int(offset) + 1), slice_offset,
+                                   slice_size]),
+                       b"\t".join([seq, start, span, offset, slice_offset, b"99999"])],
+            "unsorted": [b"1\t50\t4\t" + b"\t".join([offset, slice_offset, slice_size]), line],
+        }[action]
+        index.write_bytes(gzip.compress(b"\n".join(lines) + b"\n"))
+        if action == "older":
+            os.utime(index, (1_000_000, 1_000_000))
+        return {"reference": str(tmp / "ref.fa")}
+
+    return setup
+
+
 LONG = "chr1\t100\t.\tA\tC\t30\tPASS\tDP=" + "9" * 300
 
 
@@ -243,10 +272,14 @@ CASES: dict[str, list[Case]] = {
     "bgzf.missing-eof": [Case("in.vcf.gz", bgzf(vcf(), eof=False)),
                          Case("in.bam", bgzf(bam_header() + bam_record(), eof=False))],
     "bgzf.plain-gzip": [Case("in.vcf.gz", gzip.compress(vcf()))],
-    "index.older": [Case("in.vcf.gz", bgzf(vcf()), setup=_tabix_then("older"))],
-    "index.unreadable": [Case("in.vcf.gz", bgzf(vcf()), setup=_tabix_then("garbage"))],
+    "index.older": [Case("in.vcf.gz", bgzf(vcf()), setup=_tabix_then("older")),
+                    Case("in.cram", None, setup=_crai_then("older"))],
+    "index.unreadable": [Case("in.vcf.gz", bgzf(vcf()), setup=_tabix_then("garbage")),
+                         Case("in.cram", None, setup=_crai_then("garbage"))],
     "index.inconsistent": [Case("in.bam", bam(bam_record(pos0=10), bam_record(pos0=20)),
-                                setup=_bam_index_mismatch)],
+                                setup=_bam_index_mismatch),
+                           Case("in.cram", None, setup=_crai_then("offset"))],
+    "index.unsorted": [Case("in.cram", None, setup=_crai_then("unsorted"))],
     "text.line-too-long": [Case("in.vcf", vcf(LONG), {"max_line": 200})],
     "text.binary": [Case("in.vcf", vcf(rec(ID="a\x00b")))],
     "text.crlf": [Case("in.vcf", vcf().replace(b"\n", b"\r\n"))],

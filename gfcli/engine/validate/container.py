@@ -41,6 +41,10 @@ INDEX_INCONSISTENT = rule(
     "index.inconsistent", ERROR,
     "the index does not fit its data file (offsets, reference count or record counts)",
 )
+INDEX_UNSORTED = rule(
+    "index.unsorted", ERROR,
+    "a .crai's entries are in file order: container offsets, then references and starts",
+)
 
 READ_SIZE = 1 << 20
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -383,3 +387,176 @@ def _check_block_starts(reporter: Sink, data_path: str, index_path: str,
                     "of a BGZF block (was the file rewritten after indexing?)",
                 )
                 return
+
+
+# ------------------------------------------------------------------------ .crai (CRAM)
+
+CRAI_MAX_BYTES = 1 << 30  # decompressed; a larger .crai is not an index
+_CRAI_LIMIT = 20  # problems of each kind named before the rest are only counted
+
+
+def check_crai(reporter: Sink, data_path: str, index_path: str,
+               n_ref: int | None = None) -> None:
+    """A CRAM index: gzip text lines `seq_id start span container_offset slice_offset
+    slice_size`. Every line parses; every container offset is inside the file and at a
+    CRAM container whose header is intact, with the slice inside the container; entries
+    come in file order; the index is not older than the data."""
+    try:
+        if os.path.getmtime(index_path) < os.path.getmtime(data_path):
+            reporter.report(INDEX_OLDER, None,
+                            f"the index {index_path} is older than the data file")
+        with open(index_path, "rb") as handle:
+            raw = handle.read(CRAI_MAX_BYTES)
+        text = _gunzip_all(raw) if raw[:2] == _GZIP_MAGIC else raw
+    except (OSError, EOFError, zlib.error, ValueError) as exc:
+        reporter.report(INDEX_UNREADABLE, None, f"{index_path}: {type(exc).__name__}: {exc}")
+        return
+    if text is None:
+        reporter.report(INDEX_UNREADABLE, None, f"{index_path}: not a complete gzip stream")
+        return
+    entries: list[tuple[int, int, int, int, int, int, int]] = []
+    for number, line in enumerate(text.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        fields = line.split(b"\t")
+        values = [_crai_int(f) for f in fields]
+        if len(fields) != 6 or any(v is None for v in values):
+            reporter.report(INDEX_UNREADABLE, None,
+                            f"{index_path}: line {number} is not 6 tab-separated integers")
+            return
+        entries.append((number, *values))  # type: ignore[arg-type]
+    size = os.path.getsize(data_path)
+    headers: dict[int, tuple[int, int] | str] = {}
+    try:
+        with open(data_path, "rb") as handle:
+            version = handle.read(6)[4:5]
+            for offset in sorted({e[4] for e in entries}):
+                headers[offset] = _container_at(handle, offset, size, version == b"\x03")
+    except OSError as exc:
+        reporter.report(INDEX_UNREADABLE, None, f"{data_path}: {exc}")
+        return
+    bad = 0
+    previous: tuple[int, int, int, int, int, int, int] | None = None
+    unsorted = False
+    for entry in entries:
+        number, seq_id, start, span, offset, slice_offset, slice_size = entry
+        found = headers[offset]
+        why: str | None = None
+        if seq_id < -1 or (n_ref is not None and seq_id >= n_ref) or start < 0 or span < 0:
+            why = f"reference #{seq_id} at {start} (+{span}) is impossible"
+        elif isinstance(found, str):
+            why = found
+        elif slice_offset < 0 or slice_size <= 0 or slice_offset + slice_size > found[1]:
+            why = (f"its slice (offset {slice_offset}, {slice_size} bytes) is not inside the "
+                   f"container of {found[1]} bytes at byte {offset}")
+        if why is not None:
+            bad += 1
+            if bad <= _CRAI_LIMIT:
+                reporter.report(INDEX_INCONSISTENT, None,
+                                f"the index {index_path}, line {number}: {why}")
+        if previous is not None and not unsorted and _crai_before(entry, previous):
+            unsorted = True
+            reporter.report(INDEX_UNSORTED, None,
+                            f"the index {index_path}, line {number}: the entry comes before the "
+                            f"one on line {previous[0]}")
+        previous = entry
+    if bad > _CRAI_LIMIT:
+        reporter.report(INDEX_INCONSISTENT, None,
+                        f"the index {index_path}: {bad - _CRAI_LIMIT} more entries do not fit "
+                        "the file")
+
+
+def _crai_before(entry: tuple[int, ...], previous: tuple[int, ...]) -> bool:
+    """Is `entry` out of order after `previous`? Containers come in file order; within a
+    container and a reference, slices by start; unplaced reads (-1) after the placed ones."""
+    _, seq_id, start, _, offset, slice_offset, _ = entry
+    _, p_seq, p_start, _, p_offset, p_slice, _ = previous
+    if (offset, slice_offset) < (p_offset, p_slice):
+        return True
+    if seq_id == p_seq:
+        return seq_id >= 0 and start < p_start
+    if seq_id == -1:
+        return False
+    return p_seq == -1 or seq_id < p_seq
+
+
+def _crai_int(text: bytes) -> int | None:
+    text = text.strip()
+    if not text or len(text) > 20:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+def _gunzip_all(raw: bytes) -> bytes | None:
+    """All gzip members of `raw` (a .crai may be BGZF), or None when one is cut short."""
+    out: list[bytes] = []
+    total = 0
+    while raw:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        out.append(inflater.decompress(raw, CRAI_MAX_BYTES - total))
+        total += len(out[-1])
+        if not inflater.eof:
+            return None
+        raw = inflater.unused_data
+    return b"".join(out)
+
+
+def _itf8(data: bytes, pos: int) -> tuple[int, int]:
+    """CRAM ITF-8 integer at `pos`: (value, next position); IndexError when cut short."""
+    first = data[pos]
+    if first < 0x80:
+        return first, pos + 1
+    if first < 0xC0:
+        return ((first & 0x3F) << 8) | data[pos + 1], pos + 2
+    if first < 0xE0:
+        return ((first & 0x1F) << 16) | (data[pos + 1] << 8) | data[pos + 2], pos + 3
+    if first < 0xF0:
+        return (((first & 0x0F) << 24) | (data[pos + 1] << 16) | (data[pos + 2] << 8)
+                | data[pos + 3]), pos + 4
+    value = ((first & 0x0F) << 28) | (data[pos + 1] << 20) | (data[pos + 2] << 12) | (
+        data[pos + 3] << 4) | (data[pos + 4] & 0x0F)
+    return value - (1 << 32) if value >= 1 << 31 else value, pos + 5
+
+
+def _ltf8_skip(data: bytes, pos: int) -> int:
+    first = data[pos]
+    length = 1
+    while length < 9 and first & (0x80 >> (length - 1)):
+        length += 1
+    if pos + length > len(data):
+        raise IndexError("cut short")
+    return pos + length
+
+
+def _container_at(handle: BinaryIO, offset: int, size: int, crc: bool) -> tuple[int, int] | str:
+    """(header size, data size) of the CRAM container at `offset`, or why there is none."""
+    if not 0 <= offset < size:
+        return f"container offset {offset} is outside the file ({size} bytes)"
+    handle.seek(offset)
+    head = handle.read(1400)  # the largest header: 256 landmarks
+    try:
+        (length,) = struct.unpack_from("<i", head, 0)
+        pos = 4
+        for _ in range(4):  # reference, start, span, record count
+            _, pos = _itf8(head, pos)
+        pos = _ltf8_skip(head, pos)  # record counter
+        pos = _ltf8_skip(head, pos)  # bases
+        _, pos = _itf8(head, pos)  # blocks
+        n_landmarks, pos = _itf8(head, pos)
+        if not 0 <= n_landmarks <= 256:
+            raise IndexError("landmarks")
+        for _ in range(n_landmarks):
+            _, pos = _itf8(head, pos)
+        if crc:
+            (stored,) = struct.unpack_from("<I", head, pos)
+            if zlib.crc32(head[:pos]) != stored:
+                return f"byte {offset} is not the start of a CRAM container (header CRC32)"
+            pos += 4
+    except (IndexError, struct.error):
+        return f"byte {offset} is not the start of a CRAM container"
+    if length < 0 or offset + pos + length > size:
+        return f"the container at byte {offset} runs past the end of the file"
+    return pos, length

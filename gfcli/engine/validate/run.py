@@ -13,7 +13,7 @@ from typing import BinaryIO, TextIO
 from gfcli.engine import sniff
 from gfcli.engine.errors import EXIT_DATA, EXIT_OK, EXIT_USAGE, GfcliError, UsageError
 from gfcli.engine.validate import rules as rules_mod
-from gfcli.engine.validate.container import BGZF_NOT, Decompressed, check_index
+from gfcli.engine.validate.container import BGZF_NOT, Decompressed, check_crai, check_index
 from gfcli.engine.validate.reporter import (
     FileReport,
     Reporter,
@@ -277,7 +277,7 @@ def _validate(name: str, opts: _Options, reporter: Reporter, report: FileReport)
 
         checker = AlignmentChecker(reporter, mates=opts.mates)
         report.records = hts.cram_records(path, reporter, checker, opts.reference)
-        _index(reporter, path, inp, None, None, None)
+        _index(reporter, path, inp, len(checker.lengths) or None, None, None, fmt=sniff.CRAM)
         return spooled
     raw = _open_raw(inp, path)
     try:
@@ -458,10 +458,11 @@ def _index(reporter: Sink, path: str | None, inp, n_ref: int | None,
         return
     if fmt is None:
         fmt = inp.format if inp is not None else sniff.CRAM
-    if fmt == sniff.CRAM:
-        return  # .crai is a different format; htslib checks it when it seeks
     index = find_index(path, fmt)
     if index is None:
+        return
+    if fmt == sniff.CRAM:
+        check_crai(reporter, path, index, n_ref)
         return
     check_index(reporter, path, index, n_ref=n_ref, counts=counts, names=names)
 
