@@ -27,10 +27,11 @@ Columns (Arrow/Parquet/JSON type; TSV always keeps the VCF text):
   sample, typed like INFO; GT is the genotype text (`0|1`, `./.`).
 
 Missing values (absent tag, '.', a sample field cut short) are null, and '.' in TSV. The
-TSV starts with a line of the column names; JSON is one object per line with the same
-names; Arrow is the IPC file format (CHROM dictionary deltas when a contig the header does
-not declare appears); Parquet gets one row group per batch. `-h` writes the schema (the TSV
-name line) without rows.
+TSV starts with a line of the column names (its rows equal `bcftools query` with the same
+columns); JSON is one object per line with the same names (NaN and infinities, which JSON
+cannot spell, as null); Arrow is the IPC file format (CHROM dictionary deltas when a
+contig the header does not declare appears); Parquet gets one row group per batch. `-h`
+writes the schema (the TSV name line) without rows.
 """
 
 from __future__ import annotations
