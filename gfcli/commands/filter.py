@@ -102,6 +102,16 @@ def filter_command(
         typer.Option("-c", "--count", help="Print only the number of passing records.",
                      rich_help_panel=opt.OUTPUT),
     ] = False,
+    fields: Annotated[
+        str | None,
+        typer.Option(
+            "--fields",
+            help="Table outputs (-O tsv|json|parquet|arrow): extra INFO/FORMAT fields "
+            "(variants) or tags (reads), comma-separated, e.g. INFO/DP,FMT/GT or NM,MD.",
+            rich_help_panel=opt.OUTPUT,
+            metavar="LIST",
+        ),
+    ] = None,
     write_index: opt.WriteIndex = False,
     no_version: opt.NoVersion = False,
     regions: opt.Regions = None,
@@ -120,6 +130,7 @@ def filter_command(
             output=output,
             output_type=output_type,
             count=count,
+            fields=fields,
             write_index=write_index,
             no_version=no_version,
             regions=regions,
