@@ -231,6 +231,8 @@ def test_output_gz_suffix_is_bgzf(data, tmp_path):
     assert gzip.decompress(raw) == _expected(data["recs"], EXPRESSIONS[0][1])
     # and it reads back
     assert run(run_view, tmp_path, out) == gzip.decompress(raw)
+    z = run(run_view, tmp_path, data["dir"] / "a.fq", output_type="z1")
+    assert sniff.is_bgzf(z) and gzip.decompress(z) == data["text"]
 
 
 def test_tables(data, tmp_path):
@@ -351,6 +353,12 @@ def test_cli_stdin_and_error_line(data, tmp_path):
     assert res.returncode == 0, res.stderr
     assert res.stdout == _expected(data["recs"], pred)
     assert _cli("view", "-c", stdin=data["text"]).stdout == b"3000\n"
+    res = _cli("view", "-O", "parquet", "-", stdin=_text(data["recs"][:5]))  # stdout a pipe
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(pa.BufferReader(res.stdout))
+    assert table.column("name").to_pylist() == [n for n, _, _ in data["recs"][:5]]
     bad = tmp_path / "bad.fq"
     bad.write_bytes(MALFORMED[1][0])
     res = _cli("view", str(bad))

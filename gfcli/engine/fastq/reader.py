@@ -139,7 +139,12 @@ def iter_batches(pieces: Iterator[bytes], display: str, line_base) -> Iterator[B
     result = np.zeros(4, dtype=np.int64)
     final = False
     while not final:
-        piece = next(pieces, None)
+        try:
+            piece = next(pieces, None)
+        except DataError as exc:
+            if exc.path is not None:
+                raise
+            raise DataError(exc.message, path=display) from None
         final = piece is None
         data = pending + piece if piece is not None else pending
         if final:
@@ -170,7 +175,15 @@ def iter_batches(pieces: Iterator[bytes], display: str, line_base) -> Iterator[B
 
 def plan_chunks(path: str, target: int | None = None) -> list[Chunk]:
     """Record-aligned BGZF offset ranges of about `target` compressed bytes."""
-    target = target or TARGET_CHUNK_BYTES
+    try:
+        return _plan_chunks(path, target or TARGET_CHUNK_BYTES)
+    except DataError as exc:
+        if exc.path is not None:
+            raise
+        raise DataError(exc.message, path=path) from None
+
+
+def _plan_chunks(path: str, target: int) -> list[Chunk]:
     buf = bgzf.map_file(path)
     size = len(buf)
     cuts: list[int] = []

@@ -10,6 +10,7 @@ chunks by the workers of `-@`; plain and gzip input is one stream.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -195,7 +196,8 @@ class TableWriter:
 
         empty = Batch(np.zeros(0, np.uint8), np.zeros((0, 6), np.int64))
         schema = table_batch(empty, np.zeros(0, np.int64), numeric(empty)).schema
-        target = pa.output_stream("/dev/stdout") if path == "-" else path
+        # A pipe cannot seek: write stdout through a Python file object, not its path.
+        target = pa.PythonFile(os.fdopen(os.dup(1), "wb"), mode="w") if path == "-" else path
         if self.kind == sinks.PARQUET:
             import pyarrow.parquet as pq
 
@@ -215,6 +217,8 @@ class TableWriter:
                         writer.write_batch(b)
         finally:
             writer.close()
+            if path == "-":
+                target.close()
 
 
 def _check_options(req: ViewRequest) -> None:
