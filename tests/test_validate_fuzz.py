@@ -9,17 +9,21 @@ its rules (never `validate.internal`) and returned; subprocess runs assert a cle
 
 from __future__ import annotations
 
+import functools
+import gzip
 import random
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pysam
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_validate_rules import FASTQ, bam, bam_record, bgzf, rec, vcf
+from test_validate_rules import FASTQ, bam, bam_record, bgzf, rec, sam, srec, vcf
 
 from gfcli.engine.validate.rules import INTERNAL
 from gfcli.engine.validate.run import check_files
@@ -88,13 +92,67 @@ def _bgzf_vcf() -> bytes:
     return bgzf(_valid_vcf())
 
 
+@functools.lru_cache(maxsize=1)
+def _htslib_dir() -> Path:
+    """Where the BCF/CRAM bases and the CRAM's reference live for the session."""
+    path = Path(tempfile.mkdtemp(prefix="gfcli-fuzz-"))
+    (path / "ref.fa").write_text(">chr1\n" + "ACGT" * 250 + "\n>chr2\n" + "T" * 500 + "\n")
+    pysam.faidx(str(path / "ref.fa"))
+    return path
+
+
+@functools.lru_cache(maxsize=1)
+def _valid_bcf() -> bytes:
+    """40 records written by htslib."""
+    tmp = _htslib_dir()
+    (tmp / "src.vcf").write_bytes(_valid_vcf())
+    with pysam.VariantFile(str(tmp / "src.vcf")) as inp, pysam.VariantFile(
+            str(tmp / "base.bcf"), "wb", header=inp.header) as out:
+        for record in inp:
+            out.write(record)
+    return (tmp / "base.bcf").read_bytes()
+
+
+@functools.lru_cache(maxsize=1)
+def _valid_cram() -> bytes:
+    """40 reads written by htslib against the session's reference."""
+    tmp = _htslib_dir()
+    reads = [srec(QNAME=f"r{i}", POS=str(10 + 5 * i), SEQ="ACGT", QUAL="IIII") for i in range(40)]
+    (tmp / "src.sam").write_bytes(sam(*reads))
+    with pysam.AlignmentFile(str(tmp / "src.sam")) as inp, pysam.AlignmentFile(
+            str(tmp / "base.cram"), "wc", template=inp,
+            reference_filename=str(tmp / "ref.fa")) as out:
+        for read in inp:
+            out.write(read)
+    return (tmp / "base.cram").read_bytes()
+
+
+def _mutate_bcf(data: bytes, rng: random.Random, text: bool) -> tuple[str, bytes]:
+    """Half the cases damage the BGZF container (caught before htslib reads), half the BCF
+    inside a valid container (what htslib itself must survive)."""
+    if rng.random() < 0.5:
+        return mutate(data, rng, text)
+    what, payload = mutate(gzip.decompress(data), rng, text)
+    return f"payload-{what}", bgzf(payload)
+
+
 KINDS = {
     # name: (file name, builder, is text)
     "vcf": ("in.vcf", _valid_vcf, True),
     "vcf.gz": ("in.vcf.gz", _bgzf_vcf, False),
     "bam": ("in.bam", _valid_bam_payload, False),
     "fastq": ("in.fq", _valid_fastq, True),
+    "bcf": ("in.bcf", _valid_bcf, False),
+    "cram": ("in.cram", _valid_cram, False),
 }
+# Kinds whose records htslib decodes: fewer cases (each opens the file through htslib), a
+# mutation of their own, and the CRAM's reference.
+HTSLIB_CASES = 80
+MUTATORS = {"bcf": _mutate_bcf}
+
+
+def _options(kind: str) -> dict[str, object]:
+    return {"reference": str(_htslib_dir() / "ref.fa")} if kind == "cram" else {}
 
 
 def _check_clean(path: Path, **options: object) -> None:
@@ -110,7 +168,7 @@ def test_valid_base_files(tmp_path: Path, kind: str) -> None:
     name, build, _ = KINDS[kind]
     path = tmp_path / name
     path.write_bytes(build())
-    report = check_files([str(path)])[0]
+    report = check_files([str(path)], **_options(kind))[0]  # type: ignore[arg-type]
     assert report.errors == 0, [p.format() for p in report.problems]
 
 
@@ -120,11 +178,12 @@ def test_seeded_mutations_never_crash(tmp_path: Path, kind: str) -> None:
     base = build()
     rng = random.Random(f"{SEED}-{kind}")
     path = tmp_path / name
-    for case in range(CASES_PER_KIND):
-        what, data = mutate(base, rng, text)
+    mutator = MUTATORS.get(kind, mutate)
+    for case in range(HTSLIB_CASES if kind in ("bcf", "cram") else CASES_PER_KIND):
+        what, data = mutator(base, rng, text)
         path.write_bytes(data)
         try:
-            _check_clean(path)
+            _check_clean(path, **_options(kind))
         except AssertionError as exc:  # name the reproducer
             raise AssertionError(f"{kind} case {case} ({what}): {exc}") from None
 
@@ -137,7 +196,7 @@ def test_empty_and_garbage(tmp_path: Path, kind: str) -> None:
     for data in (b"", b"\x00" * 100, bytes(rng.randrange(256) for _ in range(5000)),
                  b"\x1f\x8b" + bytes(rng.randrange(256) for _ in range(300))):
         path.write_bytes(data)
-        _check_clean(path)
+        _check_clean(path, **_options(kind))
 
 
 TEN_MB = 10 * 1024 * 1024
@@ -194,12 +253,16 @@ def test_vcf_records_from_fragments(tmp_path: Path, lines: list[str]) -> None:
 
 # --------------------------------------------------------------------------- subprocesses
 
-CLI_CASES = 4  # per kind; each `view` case costs a Python start-up
+CLI_CASES = 3  # per kind; each `view` case costs a Python start-up
 
 
 def _cli(args: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "gfcli", *args], capture_output=True,
                           text=True, errors="replace", timeout=120, check=False)
+
+
+def _cli_options(kinds: tuple[str, ...]) -> list[str]:
+    return ["--reference", str(_htslib_dir() / "ref.fa")] if "cram" in kinds else []
 
 
 def _mutated_files(tmp_path: Path, kinds: tuple[str, ...], count: int) -> list[tuple[str, Path]]:
@@ -208,8 +271,9 @@ def _mutated_files(tmp_path: Path, kinds: tuple[str, ...], count: int) -> list[t
         name, build, text = KINDS[kind]
         rng = random.Random(f"{SEED}-cli-{kind}")
         base = build()
+        mutator = MUTATORS.get(kind, mutate)
         for case in range(count):
-            what, data = mutate(base, rng, text)
+            what, data = mutator(base, rng, text)
             path = tmp_path / f"{case}-{name}"
             path.write_bytes(data)
             files.append((f"{kind}-{case} ({what})", path))
@@ -218,8 +282,9 @@ def _mutated_files(tmp_path: Path, kinds: tuple[str, ...], count: int) -> list[t
 
 def test_cli_validate_on_mutations(tmp_path: Path) -> None:
     """One `gfcli validate` run over many mutated files: a report per file, no traceback."""
-    files = _mutated_files(tmp_path, ("vcf", "vcf.gz", "bam", "fastq"), 10)
-    result = _cli(["validate", "--summary", "--max-errors", "3", *(str(p) for _, p in files)])
+    files = _mutated_files(tmp_path, ("vcf", "vcf.gz", "bam", "fastq", "bcf", "cram"), 10)
+    result = _cli(["validate", "--summary", "--max-errors", "3", *_cli_options(("cram",)),
+                   *(str(p) for _, p in files)])
     assert result.returncode in (1, 2), result.stderr[-800:]
     assert "Traceback" not in result.stderr
     assert "validate.internal" not in result.stderr, result.stderr[-2000:]
@@ -250,8 +315,10 @@ def _view_problem(result: subprocess.CompletedProcess[str]) -> str | None:
 def test_cli_view_on_mutations(tmp_path: Path) -> None:
     """`gfcli view` on mutated VCF, VCF.gz and BAM: a clean one-line error, never a crash."""
     files = _mutated_files(tmp_path, ("vcf", "vcf.gz", "bam"), CLI_CASES)
+    files += _mutated_files(tmp_path, ("bcf", "cram"), 2)
     with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda item: (item[0], _cli(["view", str(item[1])])), files))
+        results = list(pool.map(lambda item: (item[0], _cli(
+            ["view", *_cli_options((item[0].split("-")[0],)), str(item[1])])), files))
     failures = {}
     for label, result in results:
         problem = _view_problem(result)

@@ -29,6 +29,12 @@ CRAM3_EOF = bytes.fromhex(
 )
 
 
+# What pysam raises for data htslib refuses (NotImplementedError: a CRAM whose header it
+# could not read cannot be iterated).
+_HTSLIB_ERRORS = (OSError, ValueError, RuntimeError, KeyError, IndexError, UnicodeDecodeError,
+                  NotImplementedError, TypeError, AttributeError)
+
+
 @contextmanager
 def _quiet_htslib() -> Iterator[None]:
     """htslib's own warnings would interleave with the report; its failures are caught."""
@@ -72,7 +78,7 @@ def bcf_records(path: str, reporter: Sink, checker: VcfChecker) -> int:
     with _quiet_htslib():
         try:
             handle = pysam.VariantFile(path, "r")
-        except (OSError, ValueError) as exc:
+        except _HTSLIB_ERRORS as exc:
             reporter.report(BCF_DECODE, None, f"htslib cannot open the file: {exc}")
             return 0
         number = 0
@@ -85,8 +91,7 @@ def bcf_records(path: str, reporter: Sink, checker: VcfChecker) -> int:
                     text = str(record)
                 except StopIteration:
                     break
-                except (OSError, ValueError, RuntimeError, KeyError, IndexError,
-                        UnicodeDecodeError) as exc:
+                except _HTSLIB_ERRORS as exc:
                     reporter.report(BCF_DECODE, number + 1,
                                     f"htslib cannot decode record {number + 1}: {exc}",
                                     block=voffset >> 16)
@@ -107,7 +112,7 @@ def cram_records(path: str, reporter: Sink, checker: AlignmentChecker,
         try:
             handle = pysam.AlignmentFile(path, "rc", reference_filename=reference,
                                          check_sq=False)
-        except (OSError, ValueError) as exc:
+        except _HTSLIB_ERRORS as exc:
             reporter.report(CRAM_DECODE, None, f"htslib cannot open the file: {exc}")
             return 0
         number = 0
@@ -122,15 +127,18 @@ def cram_records(path: str, reporter: Sink, checker: AlignmentChecker,
             for name, length in zip(handle.references, handle.lengths, strict=False):
                 checker.add_reference(name, length or None)
             checker.end_header()
-            iterator = iter(handle)
+            try:
+                iterator = iter(handle)
+            except _HTSLIB_ERRORS as exc:  # e.g. a header htslib could not read
+                reporter.report(CRAM_DECODE, None, f"htslib cannot read the records: {exc}")
+                iterator = iter(())
             while True:
                 try:
                     segment = next(iterator)
                     text = segment.to_string()
                 except StopIteration:
                     break
-                except (OSError, ValueError, RuntimeError, KeyError, IndexError,
-                        UnicodeDecodeError) as exc:
+                except _HTSLIB_ERRORS as exc:
                     reporter.report(CRAM_DECODE, number + 1,
                                     f"htslib cannot decode record {number + 1}: {exc}")
                     break
