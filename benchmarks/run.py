@@ -86,9 +86,34 @@ TASKS: list[Task] = [
        "bcftools view --threads 2 -O z -o {tmp}/out.vcf.gz -i QUAL>30&&INFO/DP>10 {sites_vcf}"),
     _t("filter cohort VCF.gz GQ&DP ->VCF -@2", "filter -@ 2 -i FMT/GQ>20&FMT/DP>10 {cohort_vcf}",
        "bcftools view --threads 2 -i FMT/GQ>20&FMT/DP>10 {cohort_vcf}"),
+    # samtools has no flag.duplicate (it rejects it): the duplicate bit is flag.dup
+    _t("filter BAM mapq&!dup ->BAM -@2",
+       "filter -@ 2 -O bam -o {tmp}/out.bam -i mapq>=30&&!flag.dup {bam}",
+       "samtools view -@ 2 -b -o {tmp}/out.bam -e mapq>=30&&!flag.dup {bam}"),
+    _t("filter BAM mapq&!dup ->SAM -@2", "filter -@ 2 -i mapq>=30&&!flag.dup {bam}",
+       "samtools view -@ 2 -e mapq>=30&&!flag.dup {bam}"),
     _t("stats BAM -@1", "stats -@ 1 {bam}", "samtools stats -@ 1 {bam}"),
     _t("stats BAM -@2", "stats -@ 2 {bam}", "samtools stats -@ 2 {bam}",
        note="target: at most samtools stats -@ 2"),
+    # validate: no reference validator is installed; the anchors only read everything
+    # (decode and discard), so the ratio says what checking costs over reading.
+    _t("validate sites VCF.gz -@1 (anchor: bcftools view, reads all)",
+       "validate -@ 1 {sites_vcf}", "bcftools view --threads 1 {sites_vcf}",
+       note="anchor reads and re-writes only; no validation"),
+    _t("validate sites VCF.gz -@2 (anchor: bcftools view --threads 2)",
+       "validate -@ 2 {sites_vcf}", "bcftools view --threads 2 {sites_vcf}",
+       note="anchor reads and re-writes only; no validation"),
+    _t("validate BAM -@1 (anchor: samtools view -c, reads all)", "validate -@ 1 {bam}",
+       "samtools view -c -@ 1 {bam}",
+       note="anchor decodes and counts only; samtools quickcheck reads just the ends"),
+    _t("validate BAM -@2 (anchor: samtools view -c -@2)", "validate -@ 2 {bam}",
+       "samtools view -c -@ 2 {bam}",
+       note="anchor decodes and counts only; samtools quickcheck reads just the ends"),
+    _t("validate BAM --mates -@2 (anchor: samtools view -c -@2)",
+       "validate --mates -@ 2 {bam}", "samtools view -c -@ 2 {bam}",
+       note="anchor decodes and counts only"),
+    _t("validate FASTQ.gz -@1 (anchor: seqkit seq -v, reads all)", "validate -@ 1 {fastq}",
+       "seqkit seq -v -j 1 {fastq}", note="anchor checks sequence letters only"),
 ]
 
 
