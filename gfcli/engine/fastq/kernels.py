@@ -1,4 +1,4 @@
-"""numba kernels over FASTQ text held in one packed byte buffer.
+"""numba kernels over FASTQ text held in one packed byte buffer (callers use `native`).
 
 `split_records` finds and checks 4-line records; each record is a row of `recs`:
 
@@ -23,28 +23,22 @@ import numpy as np  # noqa: E402
 
 njit = numba.njit
 
-REC_START, NAME_END, SEQ_START, SEQ_LEN, QUAL_START, REC_END = range(6)
-N_COLS = 6
-
-# split_records statuses
-OK = 0  # every complete record consumed; result[0] = where the next one starts
-FULL = 1  # `recs` is full; call again from result[0]
-ERR_HEADER = -1  # a record does not start with '@'
-ERR_PLUS = -2  # the third line does not start with '+'
-ERR_QUAL_LEN = -3  # quality and sequence lengths differ
-ERR_QUAL_CHAR = -4  # a quality character outside '!'..'~'
-ERR_TRUNCATED = -5  # the input ends inside a record
-ERR_CR = -6  # a carriage return not followed by a newline
-
-MESSAGES = {
-    ERR_HEADER: "malformed FASTQ record: expected a header line starting with '@'",
-    ERR_PLUS: "malformed FASTQ record: expected a '+' separator line",
-    ERR_QUAL_LEN: "malformed FASTQ record: quality length differs from sequence length "
-                  "(multi-line FASTQ is not supported)",
-    ERR_QUAL_CHAR: "malformed FASTQ record: quality character outside '!'..'~'",
-    ERR_TRUNCATED: "truncated FASTQ record at the end of the input",
-    ERR_CR: "stray carriage return in an empty line",
-}
+from gfcli.engine.fastq.native import (  # noqa: E402
+    ERR_CR,
+    ERR_HEADER,
+    ERR_PLUS,
+    ERR_QUAL_CHAR,
+    ERR_QUAL_LEN,
+    ERR_TRUNCATED,
+    FULL,
+    NAME_END,
+    OK,
+    QUAL_START,
+    REC_END,
+    REC_START,
+    SEQ_LEN,
+    SEQ_START,
+)
 
 
 @njit(cache=True, nogil=True)

@@ -132,7 +132,7 @@ def iter_batches(pieces: Iterator[bytes], display: str, line_base) -> Iterator[B
 
     `line_base()` gives the lines before the first piece (called only to report an error).
     """
-    from gfcli.engine.fastq import kernels as k
+    from gfcli.engine.fastq import native as k
 
     pending = b""
     lines = 0

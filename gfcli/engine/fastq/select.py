@@ -20,7 +20,7 @@ from gfcli.engine.alignments.fasteval import NV, NumericEvaluator, Unsupported
 from gfcli.engine.expr.ast import RField
 from gfcli.engine.expr.batch import FastqBatch
 from gfcli.engine.expr.eval_reads import RV, ReadEvaluator
-from gfcli.engine.fastq import kernels as k
+from gfcli.engine.fastq import native as k
 from gfcli.engine.fastq.reader import Batch
 
 NUMERIC = ("length", "meanq", "gc", "n_count")

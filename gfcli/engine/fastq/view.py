@@ -119,7 +119,7 @@ class FastqFormatter:
 
 def raw_records(batch: Batch, keep: np.ndarray | None) -> bytes:
     """The kept records' own bytes, in order."""
-    from gfcli.engine.fastq import kernels as k
+    from gfcli.engine.fastq import native as k
 
     recs = batch.recs
     if not batch.n:
@@ -138,8 +138,10 @@ def raw_records(batch: Batch, keep: np.ndarray | None) -> bytes:
 def _string_array(batch: Batch, starts: np.ndarray, lens: np.ndarray) -> Any:
     import pyarrow as pa
 
-    from gfcli.engine.fastq import kernels as k
+    from gfcli.engine.fastq import native as k
 
+    starts = np.ascontiguousarray(starts, dtype=np.int64)  # the kernel takes addresses
+    lens = np.ascontiguousarray(lens, dtype=np.int64)
     offsets = np.empty(len(starts) + 1, dtype=np.int64)
     data = np.empty(int(lens.sum()), dtype=np.uint8)
     k.gather_spans(batch.data, starts, lens, data, offsets)
@@ -157,7 +159,7 @@ def _string_array(batch: Batch, starts: np.ndarray, lens: np.ndarray) -> Any:
 def table_batch(batch: Batch, rows: np.ndarray, cols: dict[str, np.ndarray]) -> Any:
     import pyarrow as pa
 
-    from gfcli.engine.fastq import kernels as k
+    from gfcli.engine.fastq import native as k
 
     recs = batch.recs[rows]
     name_start = recs[:, k.REC_START] + 1
