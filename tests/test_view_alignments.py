@@ -335,3 +335,61 @@ def test_tables(data, tmp_path):
     assert pa.ipc.open_file(str(arrow)).read_all().equals(table)
     lines = gfcli("-O", "json", "-r", "chr2:1-2000", str(data.bam)).stdout.splitlines()
     assert len(lines) == samtools(str(data.bam), "chr2:1-2000", tmp=tmp_path).count(b"\n")
+
+
+# --------------------------------------------------------------------------- SAM text kernel
+
+
+def test_sam_text_kernel_floats_and_fallbacks(tmp_path):
+    """BAM->SAM text from the numba kernel equals samtools on float tags of random bits
+    (NaN signs, subnormals, infinities, exact rounding ties), B arrays of every subtype,
+    a CIGAR of more than 65535 operations (kept in a CG tag) and '*' fields."""
+    import array
+    import random
+    import struct
+
+    rng = random.Random(17)
+
+    def f32(bits: int) -> float:
+        return struct.unpack("<f", struct.pack("<I", bits))[0]
+
+    specials = [0.0, -0.0, 0.5, 123456.5, 28030050.0, 1e-5, 9.999995e-5, 999999.5, 1e6,
+                float("inf"), -float("inf"), 1.401298464324817e-45, 3.4028234663852886e38]
+    path = tmp_path / "floats.bam"
+    header = {"HD": {"VN": "1.6"}, "SQ": [{"SN": "c1", "LN": 200000}, {"SN": "c2", "LN": 10}]}
+    with pysam.AlignmentFile(str(path), "wb", header=header) as out:
+        for i in range(3000):
+            rec = pysam.AlignedSegment()
+            rec.query_name = f"q{i}"
+            rec.flag = 4 if i % 3 else 0
+            rec.reference_id = -1 if i % 3 else 0
+            rec.reference_start = -1 if i % 3 else i
+            if i % 3 == 0:
+                rec.cigarstring = "5M"
+                rec.query_sequence = "ACGTN"
+                rec.query_qualities = array.array("B", [0, 10, 40, 93, 2])
+                rec.next_reference_id = 1 if i % 2 else 0
+                rec.next_reference_start = 3
+                rec.template_length = -i
+            value = specials[i % len(specials)] if i % 4 == 0 else f32(rng.getrandbits(32))
+            rec.set_tag("XF", value, "f")
+            rec.set_tag("BF", array.array("f", [f32(rng.getrandbits(32)) for _ in range(3)]))
+            if i % 50 == 0:
+                rec.set_tag("Bc", array.array("b", [-128, 0, 127]))
+                rec.set_tag("BS", array.array("H", [0, 65535]))
+                rec.set_tag("BI", array.array("I", []))
+                rec.set_tag("Xc", -5, "c")
+                rec.set_tag("XA", "Q", "A")
+                rec.set_tag("XH", "AB12", "H")
+            out.write(rec)
+        long = pysam.AlignedSegment()
+        long.query_name = "long"
+        long.reference_id, long.reference_start, long.mapping_quality = 0, 100, 60
+        long.cigartuples = [(0, 1), (1, 1)] * 35000
+        long.query_sequence = "AC" * 35000
+        long.set_tag("NM", 35000, "i")
+        out.write(long)
+    ours = gfcli("--no-version", str(path)).stdout
+    assert ours == samtools("--no-PG", str(path), tmp=tmp_path)
+    assert gfcli("--no-version", "-@", "2", str(path),
+                 env={"GFCLI_NO_NATIVE": "1"}).stdout == ours
