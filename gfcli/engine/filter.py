@@ -11,7 +11,7 @@ import sys
 from gfcli.engine import sniff
 from gfcli.engine.errors import UsageError
 from gfcli.engine.source import open_input, require_format
-from gfcli.engine.view import FASTQ_OR_EMPTY, ViewRequest, execute_plan
+from gfcli.engine.view import FASTQ_OR_EMPTY, ViewRequest, execute_plan, warn_if_empty
 
 # samtools accepts flag names as well as numbers for -f/-F.
 FLAG_NAMES = {
@@ -73,14 +73,10 @@ def run_filter(req: ViewRequest) -> None:
     if inp.is_variants:
         from gfcli.engine.variants.filter import make_filter_plan
     elif inp.format in FASTQ_OR_EMPTY:
+        warn_if_empty(inp, req.command)
         from gfcli.engine.fastq.view import make_filter_plan
     else:
-        try:
-            from gfcli.engine.alignments.filter import make_filter_plan
-        except ModuleNotFoundError as exc:
-            if exc.name != "gfcli.engine.alignments.filter":
-                raise
-            raise UsageError("filtering reads is not available yet") from None
+        from gfcli.engine.alignments.filter import make_filter_plan
     plan = make_filter_plan(req, inp)
     if req.explain:
         sys.stdout.write((plan.explain or "").rstrip("\n") + "\n")

@@ -160,10 +160,22 @@ def run_view(req: ViewRequest) -> None:
     if inp.is_variants:
         from gfcli.engine.variants.view import make_view_plan
     elif inp.format in FASTQ_OR_EMPTY:
+        warn_if_empty(inp, req.command)
         from gfcli.engine.fastq.view import make_view_plan
     else:
         from gfcli.engine.alignments.view import make_view_plan
     execute_plan(make_view_plan(req, inp), req)
+
+
+def warn_if_empty(inp: Input, command: str) -> None:
+    """An empty input passes as an empty FASTQ, but say so: an upstream step that died
+    leaving a 0-byte VCF or BAM should not go unnoticed (bcftools/samtools would fail)."""
+    if inp.format == sniff.EMPTY:
+        import sys
+
+        sys.stderr.write(
+            f"gfcli {command}: warning: {inp.display} is empty; read as a FASTQ with no reads\n"
+        )
 
 
 def execute_plan(plan: ViewPlan, req: ViewRequest) -> None:
