@@ -11,8 +11,9 @@ from gfcli.commands import options as opt
 from gfcli.commands.helpfmt import add_command
 
 HELP = """\
-Filter variants (VCF/BCF) or alignments (SAM/BAM/CRAM) with one expression language:
-bcftools' -i/-e syntax for variants, samtools' view -e syntax for reads. The expression
+Filter variants (VCF/BCF), alignments (SAM/BAM/CRAM) or reads (FASTQ) with one expression
+language: bcftools' -i/-e syntax for variants, samtools' view -e syntax for alignments and
+FASTQ (fields name, length, seq, qual, meanq, gc, n_count). The expression
 is compiled once into index seeks, cheap prefilters on raw fields, the columns to decode
 and a vectorised evaluation; --explain prints that plan. See --help-expr for the grammar.
 """
@@ -160,7 +161,7 @@ def register(app: typer.Typer) -> None:
         app,
         filter_command,
         name="filter",
-        summary="Filter VCF/BCF or SAM/BAM/CRAM records by expression (bcftools/samtools).",
+        summary="Filter VCF/BCF, SAM/BAM/CRAM or FASTQ records by expression (bcftools/samtools).",
         description=HELP,
         examples=EXAMPLES,
     )

@@ -49,7 +49,8 @@ OutputType = Annotated[
         "-O",
         "--output-type",
         help="v|z|b|u (VCF, bgzipped VCF, BCF, uncompressed BCF), sam|bam|cram, "
-        "tsv|json|parquet|arrow. Default: from the -o suffix, else text of the input kind.",
+        "fastq|fastq.gz, tsv|json|parquet|arrow. Default: from the -o suffix, else text of "
+        "the input kind.",
         rich_help_panel=OUTPUT,
         show_default=False,
         metavar="TYPE",

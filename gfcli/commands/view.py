@@ -11,7 +11,7 @@ from gfcli.commands import options as opt
 from gfcli.commands.helpfmt import add_command
 
 HELP = """\
-View, convert and subset variants (VCF/BCF) or alignments (SAM/BAM/CRAM).
+View, convert and subset variants (VCF/BCF), alignments (SAM/BAM/CRAM) or reads (FASTQ).
 
 Output is that of bcftools view for variants and samtools view for alignments, so the
 header flags follow the tool of the input kind: for variants -h prints the header only
@@ -161,7 +161,7 @@ def register(app: typer.Typer) -> None:
         app,
         view,
         name="view",
-        summary="View, convert and subset VCF/BCF and SAM/BAM/CRAM (bcftools/samtools view).",
+        summary="View, convert and subset VCF/BCF, SAM/BAM/CRAM and FASTQ (bcftools/samtools view).",
         description=HELP,
         examples=EXAMPLES,
     )
