@@ -161,7 +161,7 @@ def register(app: typer.Typer) -> None:
         app,
         view,
         name="view",
-        summary="View, convert and subset VCF/BCF, SAM/BAM/CRAM and FASTQ (bcftools/samtools view).",
+        summary="View, convert, subset VCF/BCF, SAM/BAM/CRAM, FASTQ (bcftools/samtools view).",
         description=HELP,
         examples=EXAMPLES,
     )
