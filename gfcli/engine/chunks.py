@@ -98,6 +98,20 @@ def normalise_voffset(handle, voffset: int) -> int:
     return voffset
 
 
+def chunks_between(cuts: Sequence[int], file_size: int) -> list[Chunk]:
+    """Offset chunks from sorted record-aligned cut points: [start of records, cut 1),
+    [cut 1, cut 2), ..., [last cut, end of file)."""
+    chunks: list[Chunk] = []
+    previous: int | None = None
+    for ordinal, cut in enumerate([*cuts, None]):
+        start_addr = 0 if previous is None else previous >> 16
+        end_addr = file_size if cut is None else cut >> 16
+        chunks.append(Chunk(ordinal, OFFSETS, start=previous, end=cut,
+                            compressed_bytes=max(0, end_addr - start_addr)))
+        previous = cut
+    return chunks
+
+
 def plan_offset_chunks(
     path: str, index: IndexSummary, target: int | None = None
 ) -> list[Chunk]:
@@ -114,15 +128,7 @@ def plan_offset_chunks(
             last_address = address
     with open(path, "rb") as handle:
         cuts = sorted({normalise_voffset(handle, v) for v in cuts})
-    chunks: list[Chunk] = []
-    previous: int | None = None
-    for ordinal, cut in enumerate([*cuts, None]):
-        start_addr = 0 if previous is None else previous >> 16
-        end_addr = file_size if cut is None else cut >> 16
-        chunks.append(Chunk(ordinal, OFFSETS, start=previous, end=cut,
-                            compressed_bytes=max(0, end_addr - start_addr)))
-        previous = cut
-    return chunks
+    return chunks_between(cuts, file_size)
 
 
 def plan_text_chunks(path: str, target: int | None = None) -> list[Chunk]:
@@ -151,15 +157,7 @@ def plan_text_chunks(path: str, target: int | None = None) -> list[Chunk]:
                     cuts.append(normalise_voffset(handle, voffset))
                     next_cut_at = address + target
             address += total
-    chunks: list[Chunk] = []
-    previous: int | None = None
-    for ordinal, cut in enumerate([*cuts, None]):
-        start_addr = 0 if previous is None else previous >> 16
-        end_addr = file_size if cut is None else cut >> 16
-        chunks.append(Chunk(ordinal, OFFSETS, start=previous, end=cut,
-                            compressed_bytes=end_addr - start_addr))
-        previous = cut
-    return chunks
+    return chunks_between(cuts, file_size)
 
 
 def plan_region_chunks(

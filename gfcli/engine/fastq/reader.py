@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gfcli.engine import bgzf
-from gfcli.engine.chunks import OFFSETS, STREAM, TARGET_CHUNK_BYTES, Chunk
+from gfcli.engine.chunks import STREAM, TARGET_CHUNK_BYTES, Chunk, chunks_between
 from gfcli.engine.errors import DataError
 
 PIECE_BYTES = 4 << 20  # decompressed bytes handed to the kernel at a time
@@ -197,10 +197,7 @@ def _plan_chunks(path: str, target: int) -> list[Chunk]:
                 cuts.append(cut)
                 next_cut_at = (cut >> 16) + target
         address += total
-    bounds: list[int | None] = [None, *cuts, None]
-    return [Chunk(i, OFFSETS, start=a, end=b,
-                  compressed_bytes=(size if b is None else b >> 16) - (0 if a is None else a >> 16))
-            for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:], strict=True))]
+    return chunks_between(cuts, size)
 
 
 def _resync(buf, address: int) -> int | None:
