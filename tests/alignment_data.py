@@ -140,7 +140,7 @@ def _records(header, rng: random.Random, n_pairs: int, contigs=CONTIGS):
         if rng.random() < 0.08:
             # The second mate is unmapped, placed at its mate's position.
             r1, r2 = mates
-            r2.flag = 0x1 | 0x8 | 0x80 | 0x4 | (r2.flag & 0x600)
+            r2.flag = 0x1 | 0x80 | 0x4 | (r2.flag & 0x600)  # its mate is mapped: no 0x8
             r2.flag = (r2.flag | 0x4) & ~0x2
             r2.reference_start = r1.reference_start
             r2.cigartuples = None

@@ -117,7 +117,7 @@ def test_htslib_variant_files_are_valid(valid_variants, kind: str) -> None:
 
 @pytest.mark.parametrize("kind", ["bam", "bam_csi", "sam", "cram", "empty", "byname", "fastq"])
 def test_htslib_alignment_files_are_valid(valid_alignments, kind: str) -> None:
-    report = check_files([str(valid_alignments[kind])],
+    report = check_files([str(valid_alignments[kind])], mates=kind != "fastq",
                          reference=str(valid_alignments["fasta"]))[0]
     assert report.errors == 0, [p.format() for p in report.problems]
     assert report.counts == {}, [p.format() for p in report.problems]
