@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 
 _lock = threading.Lock()
 _paths: set[str] = set()
+_dirs: set[str] = set()
 
 
 def register(path: str) -> None:
@@ -19,12 +21,26 @@ def unregister(path: str) -> None:
         _paths.discard(path)
 
 
+def register_dir(path: str) -> None:
+    with _lock:
+        _dirs.add(path)
+
+
+def unregister_dir(path: str) -> None:
+    with _lock:
+        _dirs.discard(path)
+
+
 def remove_all() -> None:
     with _lock:
         paths = list(_paths)
+        dirs = list(_dirs)
         _paths.clear()
+        _dirs.clear()
     for path in paths:
         try:
             os.unlink(path)
         except OSError:
             pass
+    for directory in dirs:
+        shutil.rmtree(directory, ignore_errors=True)

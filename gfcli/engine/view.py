@@ -9,7 +9,6 @@ write to an atomic output, counting, progress and indexing the result.
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from gfcli.engine.execute import make_runner
 from gfcli.engine.progress import progress_for
 from gfcli.engine.sinks import AtomicOutput, OutputType
 from gfcli.engine.source import Input, open_input, require_format
+from gfcli.engine.spool import Spooled, make_spool_dir, remove_spool_dir, spool, write_payload
 
 
 @dataclass
@@ -119,10 +119,11 @@ class _PayloadTask:
     formatter: ChunkFormatter
     bgzf: bool
     level: int | None
+    spool_dir: str | None = None  # process workers hand large results back as files
 
-    def __call__(self, chunk: Chunk) -> bytes:
+    def __call__(self, chunk: Chunk) -> bytes | Spooled:
         data = b"".join(self.formatter.iter_payloads(chunk))
-        return self._encode(data)
+        return spool(self._encode(data), self.spool_dir)
 
     def _encode(self, data: bytes) -> bytes:
         if self.bgzf:
@@ -136,13 +137,16 @@ class _PayloadTask:
 class _SplitPayloadTask(_PayloadTask):
     """Worker side with -U: (kept, rejected) output bytes of one chunk."""
 
-    def __call__(self, chunk: Chunk) -> tuple[bytes, bytes]:  # type: ignore[override]
+    def __call__(self, chunk: Chunk) -> tuple[bytes | Spooled, bytes | Spooled]:  # type: ignore[override]
         kept: list[bytes] = []
         rejected: list[bytes] = []
         for good, bad in self.formatter.iter_split_payloads(chunk):  # type: ignore[attr-defined]
             kept.append(good)
             rejected.append(bad)
-        return self._encode(b"".join(kept)), self._encode(b"".join(rejected))
+        return (
+            spool(self._encode(b"".join(kept)), self.spool_dir),
+            spool(self._encode(b"".join(rejected)), self.spool_dir),
+        )
 
 
 @dataclass(frozen=True)
@@ -212,17 +216,11 @@ def _run_count(plan: ViewPlan, req: ViewRequest) -> None:
 
 def _write_text(out: AtomicOutput, data: bytes) -> None:
     if out.is_stdout:
-        _stdout_write(data)
+        write_payload(1, data)
     else:
         with open(out.path, "wb") as handle:
             handle.write(data)
 
-
-def _stdout_write(data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(1, view)
-        view = view[written:]
 
 
 def _parallel(plan: ViewPlan) -> bool:
@@ -237,19 +235,21 @@ def _write_stitched(plan: ViewPlan, req: ViewRequest, outputs: list[AtomicOutput
     from gfcli.engine.bgzf import EOF_BLOCK, compress_payload
 
     fds = [1 if out.is_stdout else os.open(out.path, os.O_WRONLY | os.O_TRUNC) for out in outputs]
-    writers = [_stdout_write if fd == 1 else functools.partial(_write_all, fd) for fd in fds]
     split = len(outputs) > 1
+    spool_dir = None
     try:
         if plan.header:
             header = plan.formatter.header_payload()
             if header:
                 encoded = compress_payload(header, plan.level) if plan.bgzf else header
-                for write in writers:
-                    write(encoded)
+                for fd in fds:
+                    write_payload(fd, encoded)
         if plan.records:
             task_type = _SplitPayloadTask if split else _PayloadTask
-            task = task_type(plan.formatter, plan.bgzf, plan.level)
             if _parallel(plan):
+                if req.threads > 1:
+                    spool_dir = make_spool_dir()
+                task = task_type(plan.formatter, plan.bgzf, plan.level, spool_dir)
                 total = sum(c.compressed_bytes for c in plan.chunks)
                 with progress_for(req.progress, total, req.command) as advance, make_runner(
                     req.threads
@@ -257,40 +257,36 @@ def _write_stitched(plan: ViewPlan, req: ViewRequest, outputs: list[AtomicOutput
                     for chunk, data in zip(
                         plan.chunks, runner.map(task, plan.chunks), strict=True
                     ):
-                        _emit(writers, data, split)
+                        _emit(fds, data, split)
                         advance(chunk.compressed_bytes)
             else:
                 # One reader over a stream: write batch by batch, never the whole input.
+                task = task_type(plan.formatter, plan.bgzf, plan.level)
                 stream = plan.chunks[0]
                 if split:
                     for good, bad in plan.formatter.iter_split_payloads(stream):  # type: ignore[attr-defined]
-                        _emit(writers, (task._encode(good), task._encode(bad)), True)
+                        _emit(fds, (task._encode(good), task._encode(bad)), True)
                 else:
                     for data in plan.formatter.iter_payloads(stream):
-                        _emit(writers, task._encode(data), False)
+                        _emit(fds, task._encode(data), False)
         if plan.bgzf:
-            for write in writers:
-                write(EOF_BLOCK)
+            for fd in fds:
+                write_payload(fd, EOF_BLOCK)
     finally:
         for fd in fds:
             if fd != 1:
                 os.close(fd)
+        if spool_dir is not None:
+            remove_spool_dir(spool_dir)
 
 
-def _emit(writers: list, data: bytes | tuple[bytes, bytes], split: bool) -> None:
+def _emit(fds: list[int], data, split: bool) -> None:
     if split:
-        kept, rejected = data  # type: ignore[misc]
-        writers[0](kept)
-        writers[1](rejected)
+        kept, rejected = data
+        write_payload(fds[0], kept)
+        write_payload(fds[1], rejected)
     else:
-        writers[0](data)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
+        write_payload(fds[0], data)
 
 
 def _write_index(plan: ViewPlan, req: ViewRequest) -> None:
