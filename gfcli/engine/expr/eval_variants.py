@@ -83,6 +83,26 @@ def _cmp(op: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return exact
 
 
+def _cmp_one_each(op: str, smp, site_t, swap: bool, ml) -> np.ndarray:
+    """(n, S) per-sample truth of one value per sample against one site value: the general
+    4-D comparison in `cmp_num` with both value axes of length one, without them."""
+    A = smp.vals[:, :, 0]
+    B = site_t.vals[:, :1]
+    ma = np.isnan(A)
+    mb = np.isnan(B)
+    res = _cmp(op, B, A) if swap else _cmp(op, A, B)
+    if mb.any():
+        nmiss = ma.astype(np.int8) + mb.astype(np.int8)
+        term = np.where(nmiss > 0, np.array(ml, dtype=bool)[nmiss], res)
+    else:
+        term = np.where(ma, bool(ml[1]), res)
+    if not ml[0]:
+        term &= ~ma
+    term &= (smp.nv > 0)[:, None]
+    term &= (site_t.nv > 0)[:, None]
+    return term
+
+
 def _ml(op: str) -> tuple[int, int, int]:
     return MISSING_LOGIC.get(op, (0, 0, 0))
 
@@ -558,6 +578,11 @@ class VariantEvaluator:
             else:
                 smp, site_t, swap = (a, b, False) if a.samples else (b, a, True)
                 k, kb = smp.vals.shape[2], site_t.vals.shape[1]
+                if k == 1 and kb == 1:
+                    hit = _cmp_one_each(op, smp, site_t, swap, ml)
+                    usm = smp.usmpl if smp.usmpl is not None else usm
+                    ps[full] = (hit & usm[None, :])[full]
+                    return BoolV(ps.any(axis=1), ps, usm)
                 A = smp.vals[:, :, :, None]
                 B = site_t.vals[:, None, None, :]
                 ma, mb = np.isnan(A), np.isnan(B)

@@ -612,12 +612,17 @@ def make_filter_plan(req, inp: Input):
     settings = plan.formatter.settings
     st = _state(settings)
     ctx = _context(st, spec)  # compiles the expression: errors before any output
+    if RAW_TEXT and spec.text is not None and inp.format == sniff.VCF and \
+            inp.compression == sniff.BGZF:
+        from gfcli.engine.variants import rawnative
+
+        rawnative.preload()  # before the workers fork: they share the loaded code
     stages = ctx.stages
     regions, how = _pushdown(plan, st, req, inp, stages)
     if regions is not None:
         plan.chunks = chunking.plan_region_chunks(regions)
     plan.formatter = FilterFormatter(settings, spec)
-    if plan.direct is not None:  # -O tsv|json|parquet|arrow: tables of the kept records
+    if plan.direct is not None:  # tables (-O tsv|json|...) or the spool writer
         plan.direct.formatter = plan.formatter
     plan.explain = _explain(stages, inp, regions, how, spec)
     return plan

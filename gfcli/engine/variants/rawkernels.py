@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from gfcli.engine.numba_cache import load_numba
+from gfcli.engine.variants.rawnative import D_ECAP, D_F, D_K, D_MAXL, D_N, D_S
 
 numba = load_numba()
 njit = numba.njit
@@ -256,29 +257,111 @@ def _gt_canonical(buf, a, b):
 
 
 @njit(cache=True)
-def scan_lines(buf, n_samples, ctg_names, ctg_off, info_names, info_off, info_type,
-               flt_names, flt_off, fmt_names, fmt_off, fmt_type, want_info, want_fmt,
-               max_lines):
-    """One pass over whole lines; see the module docstring. Returns the number of lines."""
-    n = len(buf)
-    K, F, S = want_info.shape[0], want_fmt.shape[0], n_samples
-    starts = np.empty(max_lines, np.int64)
-    ends = np.empty(max_lines, np.int64)
-    rid = np.full(max_lines, -1, np.int32)
-    pos = np.zeros(max_lines, np.int64)
-    qual = np.full(max_lines, np.nan)
-    ok = np.zeros(max_lines, np.bool_)
-    canon = np.zeros(max_lines, np.int8)
-    fpass = np.zeros(max_lines, np.bool_)
-    ivals = np.full((max_lines, max(K, 1)), np.nan)
-    ilen = np.zeros((max_lines, max(K, 1)), np.int32)
-    fvals = np.full((max_lines, max(F, 1), max(S, 1)), np.nan)
-    fwidth = np.zeros((max_lines, max(F, 1)), np.int32)
-    edits = np.zeros((len(buf) // 4 + 64, 3), np.int64)  # (position, delete, insert ':.'s)
-    efirst = np.zeros(max_lines + 1, np.int64)
+def _digits(buf, t, e):
+    """(end, value) of the run of decimal digits at `t`."""
+    v = 0
+    while t < e:
+        c = buf[t]
+        if c < 48 or c > 57:
+            break
+        v = v * 10 + (c - 48)
+        t += 1
+    return t, v
+
+
+@njit(cache=True)
+def _int_field(buf, t, e):
+    """An Integer field's comma-separated values from `t` to the next ':', TAB or `e`, in one
+    pass: (end, status 1 when every value is in htslib's spelling or '.', number of values,
+    the first value or NaN)."""
+    st = 1
+    nv = 0
+    first = np.nan
+    while True:
+        neg = False
+        if t < e and buf[t] == 45:
+            neg = True
+            t += 1
+        d0 = t
+        t, v = _digits(buf, t, e)
+        nd = t - d0
+        val = np.nan
+        if nd == 0:
+            if not neg and t < e and buf[t] == 46:
+                t += 1
+            else:
+                st = 0
+        else:
+            if nd > 10 or (buf[d0] == 48 and (nd > 1 or neg)):
+                st = 0
+            if neg:
+                v = -v
+            if v > 2147483647 or v < INT32_LOW:
+                st = 0
+            val = float(v)
+        if nv == 0:
+            first = val
+        nv += 1
+        if t >= e:
+            break
+        c = buf[t]
+        if c == COMMA:
+            t += 1
+            continue
+        if c != COLON and c != TAB:
+            st = 0
+            while t < e and buf[t] != COLON and buf[t] != TAB:
+                t += 1
+        break
+    return t, st, nv, first
+
+
+@njit(cache=True)
+def _gt_field(buf, t, e):
+    """A GT field from `t` to the next ':', TAB or `e`: (end, already canonical)."""
+    good = True
+    while True:
+        if t < e and buf[t] == 46:
+            t += 1
+        else:
+            d0 = t
+            t, v = _digits(buf, t, e)
+            nd = t - d0
+            if nd == 0 or nd > 10 or (buf[d0] == 48 and nd > 1) or v > 2147483647:
+                good = False
+        if t >= e:
+            break
+        c = buf[t]
+        if c == 47 or c == 124:
+            t += 1
+            continue
+        if c != COLON and c != TAB:
+            good = False
+            while t < e and buf[t] != COLON and buf[t] != TAB:
+                t += 1
+        break
+    return t, good
+
+
+@njit(cache=True)
+def scan_lines(buf, dims, ctg_names, ctg_off, info_names, info_off, info_type, flt_names,
+               flt_off, fmt_names, fmt_off, fmt_type, want_info, want_fmt, starts, ends, rid,
+               pos, qual, ok, canon, fpass, ivals, ilen, fvals, fwidth, edits, efirst,
+               scratch, result):
+    """One pass over whole lines into caller-owned arrays (no allocation, so it also runs as
+    precompiled native code); see the module docstring. `dims` gives the sizes (D_*); a line
+    k has starts/ends, rid, pos, qual, ok, canon, fpass, ivals[k, :K], ilen[k, :K],
+    fvals[k, :F, :S], fwidth[k, :F]; its edits are edits[efirst[k]:efirst[k + 1]].
+    `scratch` holds at least 148 int64. Sets result[:N_RESULT]; returns the line count."""
+    n = dims[D_N]
+    S, K, F = dims[D_S], dims[D_K], dims[D_F]
+    max_lines, ecap = dims[D_MAXL], dims[D_ECAP]
+    cstart = scratch[0:10]
+    cend = scratch[10:20]
+    keyslot = scratch[20:84]  # FORMAT key position -> requested slot
+    keytype = scratch[84:148]
     ne = 0
-    keyslot = np.full(64, -1, np.int64)  # FORMAT key position -> requested slot
-    keytype = np.zeros(64, np.int64)
+    added = 0
     last_ctg_a, last_ctg_b, last_rid = 0, 0, -1
     i = 0
     L = 0
@@ -292,13 +375,22 @@ def scan_lines(buf, n_samples, ctg_names, ctg_off, info_names, info_off, info_ty
             continue
         starts[L], ends[L] = a, e
         efirst[L] = ne
+        rid[L] = -1
+        pos[L] = 0
+        qual[L] = np.nan
+        fpass[L] = 0
+        for k in range(K):
+            ivals[L, k] = np.nan
+            ilen[L, k] = 0
+        for f in range(F):
+            fwidth[L, f] = 0
+            for s in range(S):
+                fvals[L, f, s] = np.nan
         good = True
         can = 1
         # -- columns ---------------------------------------------------------------------
         col = 0
         c0 = a
-        cstart = np.empty(10, np.int64)
-        cend = np.empty(10, np.int64)
         j = a
         while j <= e and col < 9:
             if j == e or buf[j] == TAB:
@@ -308,7 +400,7 @@ def scan_lines(buf, n_samples, ctg_names, ctg_off, info_names, info_off, info_ty
             j += 1
         sample_start = c0
         if col < 8 or (S > 0 and col < 9) or (S == 0 and col > 8) or buf[e - 1] == 13:
-            ok[L] = False
+            ok[L] = 0
             canon[L] = 0
             L += 1
             efirst[L] = ne
@@ -342,7 +434,7 @@ def scan_lines(buf, n_samples, ctg_names, ctg_off, info_names, info_off, info_ty
             if qst == 0:
                 can = 0
                 good = False
-            elif qst == 2 and ne < edits.shape[0]:
+            elif qst == 2 and ne < ecap:
                 edits[ne, 0], edits[ne, 1], edits[ne, 2] = qcut, qb - qcut, 0
                 ne += 1
                 can = 2 if can else 0
@@ -352,7 +444,7 @@ def scan_lines(buf, n_samples, ctg_names, ctg_off, info_names, info_off, info_ty
         fa, fb = cstart[6], cend[6]
         if fb - fa == 4 and buf[fa] == 80 and buf[fa + 1] == 65 and buf[fa + 2] == 83 and \
                 buf[fa + 3] == 83:
-            fpass[L] = True
+            fpass[L] = 1
         elif not (fb - fa == 1 and buf[fa] == 46):
             s = fa
             for t in range(fa, fb + 1):
@@ -431,96 +523,125 @@ def scan_lines(buf, n_samples, ctg_names, ctg_off, info_names, info_off, info_ty
                                 fwidth[L, f] = 1
                     nkeys += 1
                     s = t + 1
-            # samples
+            # samples: each field scanned once, up to its ':' or TAB
             smp = 0
-            s = sample_start
-            sub = 0
-            ss = s
-            t = s
-            while t <= e:
-                c = buf[t] if t < e else TAB
-                if c == COLON or c == TAB:
+            t = sample_start
+            while True:
+                sub = 0
+                while True:
+                    ss = t
                     if sub < nkeys:
                         kind = keytype[sub]
-                        if t == ss:
-                            can = 0
+                        f = keyslot[sub]
+                        if kind == 1:
+                            t, vst, nv, val = _int_field(buf, t, e)
+                            if t == ss or vst == 0:
+                                can = 0
+                            if f >= 0 and smp < S:
+                                if nv != 1 or vst == 0 or t == ss:
+                                    good = False
+                                fvals[L, f, smp] = val
                         elif kind == 4:
-                            if sub != 0 or not _gt_canonical(buf, ss, t):
+                            t, gok = _gt_field(buf, t, e)
+                            if t == ss or sub != 0 or not gok:
                                 can = 0
                         else:
-                            vs, ne = _values(buf, ss, t, kind, edits, ne)
-                            if vs == 0:
+                            while t < e and buf[t] != COLON and buf[t] != TAB:
+                                t += 1
+                            if t == ss:
                                 can = 0
-                            elif vs == 2 and can:
-                                can = 2
-                        f = keyslot[sub]
-                        if f >= 0 and smp < S:
-                            ve = ss
-                            while ve < t and buf[ve] != COMMA:
-                                ve += 1
-                            if ve != t:
-                                good = False
                             else:
-                                nok, nv, _ = _number(buf, ss, t, kind)
-                                if nok == 0:
+                                vs, ne = _values(buf, ss, t, kind, edits, ne)
+                                if vs == 0:
+                                    can = 0
+                                elif vs == 2 and can:
+                                    can = 2
+                            if f >= 0 and smp < S:
+                                ve = ss
+                                while ve < t and buf[ve] != COMMA:
+                                    ve += 1
+                                if ve != t:
                                     good = False
-                                fvals[L, f, smp] = nv
+                                else:
+                                    nok, nv, _ = _number(buf, ss, t, kind)
+                                    if nok == 0:
+                                        good = False
+                                    fvals[L, f, smp] = nv
                     else:
+                        while t < e and buf[t] != COLON and buf[t] != TAB:
+                            t += 1
                         can = 0
                         good = False
                     sub += 1
-                    ss = t + 1
-                    if c == TAB:
-                        if sub < nkeys and can:
-                            if ne < edits.shape[0]:
-                                edits[ne, 0], edits[ne, 1], edits[ne, 2] = t, 0, nkeys - sub
-                                ne += 1
-                                can = 2
-                            else:
-                                can = 0
-                        smp += 1
-                        sub = 0
+                    if t < e and buf[t] == COLON:
+                        t += 1
+                        continue
+                    break
+                # at the sample's TAB or the line's end
+                if sub < nkeys and can:
+                    if ne < ecap:
+                        edits[ne, 0], edits[ne, 1], edits[ne, 2] = t, 0, nkeys - sub
+                        ne += 1
+                        added += 2 * (nkeys - sub)
+                        can = 2
+                    else:
+                        can = 0
+                smp += 1
+                if t >= e:
+                    break
                 t += 1
             if smp != S:
                 can = 0
                 good = False
-        ok[L] = good
+        ok[L] = 1 if good else 0
         canon[L] = can
         L += 1
         efirst[L] = ne
-    return (L, i, starts, ends, rid, pos, qual, ok, canon, fpass, ivals, ilen, fvals, fwidth,
-            edits, efirst)
+    result[0] = L
+    result[1] = i
+    result[2] = ne
+    result[3] = added
+    return L
 
 
 @njit(cache=True)
-def emit_lines(buf, starts, ends, canon, idx, edits, efirst):
-    """The lines `idx` (each + newline) as htslib writes them: canon 2 lines get their
-    edits (trailing float zeros deleted, missing trailing sample fields written as ':.')."""
-    total = 0
-    for q in range(idx.shape[0]):
-        L = idx[q]
-        total += ends[L] - starts[L] + 1
-        if canon[L] == 2:
-            for x in range(efirst[L], efirst[L + 1]):
-                total += 2 * edits[x, 2]
-    out = np.empty(total, np.uint8)
+def emit_lines(buf, starts, ends, canon, idx, n_idx, edits, efirst, out):
+    """The lines idx[:n_idx] (each + newline) into `out`, as htslib writes them: canon 2 lines
+    get their edits (trailing float zeros deleted, missing trailing sample fields written as
+    ':.'). Runs of adjacent plain lines are copied at once. Returns the bytes written; `out`
+    needs len(buf) + result[3] of `scan_lines` + 1 bytes at most."""
     o = 0
-    for q in range(idx.shape[0]):
+    q = 0
+    while q < n_idx:
         L = idx[q]
         a, e = starts[L], ends[L]
+        if canon[L] != 2:
+            # extend over following plain lines that sit right after this one
+            while q + 1 < n_idx:
+                M = idx[q + 1]
+                if canon[M] == 2 or starts[M] != e + 1:
+                    break
+                e = ends[M]
+                q += 1
+            out[o : o + e - a] = buf[a:e]
+            o += e - a
+            out[o] = NL
+            o += 1
+            q += 1
+            continue
         cur = a
-        if canon[L] == 2:
-            for x in range(efirst[L], efirst[L + 1]):
-                p, d, ins = edits[x, 0], edits[x, 1], edits[x, 2]
-                out[o : o + p - cur] = buf[cur:p]
-                o += p - cur
-                for _ in range(ins):
-                    out[o] = COLON
-                    out[o + 1] = 46
-                    o += 2
-                cur = p + d
+        for x in range(efirst[L], efirst[L + 1]):
+            p, d, ins = edits[x, 0], edits[x, 1], edits[x, 2]
+            out[o : o + p - cur] = buf[cur:p]
+            o += p - cur
+            for _ in range(ins):
+                out[o] = COLON
+                out[o + 1] = 46
+                o += 2
+            cur = p + d
         out[o : o + e - cur] = buf[cur:e]
         o += e - cur
         out[o] = NL
         o += 1
-    return out[:o]
+        q += 1
+    return o

@@ -13,13 +13,14 @@ it back byte for byte. Every other kept line is copied out as it is.
 from __future__ import annotations
 
 import ctypes
+import mmap
 from collections.abc import Iterator
 from functools import lru_cache
 
 import numpy as np
 
 from gfcli.engine import sniff
-from gfcli.engine.bgzf import BlockReader, map_file, split_voffset
+from gfcli.engine.bgzf import Inflater, block_isize, block_size, map_file, split_voffset
 from gfcli.engine.chunks import OFFSETS, Chunk
 from gfcli.engine.errors import DataError
 from gfcli.engine.expr import ExprError
@@ -27,6 +28,7 @@ from gfcli.engine.expr.batch import FormatColumn, InfoColumn, VariantBatch
 from gfcli.engine.variants import hts
 
 PIECE_BYTES = 4 << 20
+DROP_BYTES = 8 << 20  # mapped input released every this many compressed bytes
 TYPE_CODES = {"Flag": 0, "Integer": 1, "Float": 2}
 
 
@@ -87,58 +89,92 @@ class RawText:
         self.path = st.s.path
         self.ks = hts.KString()  # htslib-owned buffer for vcf_format
         self.ks_in = hts.KString()
+        from gfcli.engine.variants.rawnative import Scanner
+
+        self.scanner = Scanner(self.S, (*self.ctg, *self.info, self.info_type, *self.flt,
+                                        *self.fmt, self.fmt_type),
+                               self.want_info_ids, self.want_fmt_ids)
+        self._src = None
+        self._inflater = None
+        self._buf = np.empty(PIECE_BYTES + (256 << 10), np.uint8)
 
     # -- reading -------------------------------------------------------------------------
     def pieces(self, st, chunk: Chunk) -> Iterator[np.ndarray]:
-        """Whole lines of the chunk, about PIECE_BYTES at a time."""
+        """Whole lines of the chunk, about PIECE_BYTES at a time: BGZF blocks inflated
+        straight into one reused buffer (a piece is valid until the next is asked for)."""
         start = chunk.start if chunk.start is not None else st.after_header
         end = chunk.end
         addr, within = split_voffset(start)
         end_addr, end_within = split_voffset(end) if end is not None else (None, 0)
-        reader = BlockReader(map_file(self.path), start=addr, name=st.s.display)
-        parts: list[bytes] = []
-        size = 0
-        first = True
-        for address, payload in reader.blocks():
-            if end_addr is not None and address >= end_addr:
-                if address == end_addr and end_within:
-                    parts.append(payload[:end_within] if not first else
-                                 payload[within:end_within])
+        if self._src is None:
+            self._src = map_file(self.path)
+            self._inflater = Inflater(self._src)
+        src, inflater = self._src, self._inflater
+        size = len(src)
+        buf = self._buf
+        fill = 0
+        address = addr
+        lo = within
+        dropped = addr
+        while address < size:
+            if end_addr is not None and (address > end_addr or
+                                         (address == end_addr and not end_within)):
                 break
-            parts.append(payload[within:] if first else payload)
-            first = False
-            size += len(parts[-1])
-            if size >= PIECE_BYTES:
-                data = b"".join(parts)
-                cut = data.rfind(b"\n") + 1
+            total = block_size(src, address)
+            if address + total > size:
+                raise DataError(f"truncated BGZF block at byte {address}", path=st.s.display)
+            isize = block_isize(src, address, total)
+            if fill + isize > len(buf):
+                grown = np.empty(max(2 * len(buf), fill + isize), np.uint8)
+                grown[:fill] = buf[:fill]
+                buf = self._buf = grown
+            inflater.inflate_into(address, total, buf, fill, buf.ctypes.data)
+            last = address == end_addr
+            hi = min(end_within, isize) if last else isize
+            if lo:
+                buf[fill : fill + max(hi - lo, 0)] = buf[fill + lo : fill + hi].copy()
+            fill += max(hi - lo, 0)
+            lo = 0
+            address += total
+            if address - dropped >= DROP_BYTES:
+                dropped = _drop_pages(src, dropped, address)
+            if last:
+                break
+            if fill >= PIECE_BYTES:
+                cut = _after_last_newline(buf, fill)
                 if cut:
-                    yield np.frombuffer(data[:cut], np.uint8)
-                    parts, size = [data[cut:]], len(data) - cut
-                else:
-                    parts, size = [data], len(data)
-        data = b"".join(parts)
-        if data:
-            yield np.frombuffer(data, np.uint8)
+                    yield buf[:cut]
+                    rest = fill - cut
+                    if rest:
+                        buf[:rest] = buf[cut:fill].copy()
+                    fill = rest
+        _drop_pages(src, dropped, address)
+        if fill:
+            yield buf[:fill]
 
     # -- one piece ----------------------------------------------------------------------
     def scan(self, buf: np.ndarray):
-        from gfcli.engine.variants.rawkernels import scan_lines
+        return self.scanner.scan(buf)
 
-        max_lines = int(np.count_nonzero(buf == 10)) + 1
-        return scan_lines(buf, self.S, self.ctg[0], self.ctg[1], self.info[0], self.info[1],
-                          self.info_type, self.flt[0], self.flt[1], self.fmt[0], self.fmt[1],
-                          self.fmt_type, self.want_info_ids, self.want_fmt_ids, max_lines)
+    def emit(self, buf: np.ndarray, idx: np.ndarray) -> memoryview:
+        return self.scanner.emit(buf, idx)
 
     def raw_batch(self, cols, idx: np.ndarray) -> VariantBatch:
-        (_, _, _, _, rid, pos, qual, _, _, _, ivals, ilen, fvals, fwidth, _, _) = cols
+        """The scanned columns of lines `idx` (views, not copies, when `idx` is every line;
+        valid until the next scan)."""
+        (n, _, _, _, rid, pos, qual, _, _, _, ivals, ilen, fvals, fwidth, _, _) = cols
+        if len(idx) == n:
+            sel = slice(0, n)
+        else:
+            sel = idx
         b = VariantBatch(n=len(idx), n_samples=self.S, contigs=self.contigs)
-        b.chrom = rid[idx]
-        b.pos = pos[idx]
-        b.qual = qual[idx]
+        b.chrom = rid[sel]
+        b.pos = pos[sel]
+        b.qual = qual[sel]
         for k, tag in enumerate(self.want_info):
-            b.info[tag] = InfoColumn(ivals[idx, k : k + 1].copy(), ilen[idx, k].copy())
+            b.info[tag] = InfoColumn(ivals[sel, k : k + 1], ilen[sel, k])
         for f, tag in enumerate(self.want_fmt):
-            b.fmt[tag] = FormatColumn(fvals[idx, f, : self.S, None].copy(), fwidth[idx, f].copy())
+            b.fmt[tag] = FormatColumn(fvals[sel, f, : self.S, None], fwidth[sel, f])
         return b
 
     def evaluate_raw(self, cols, idx: np.ndarray) -> np.ndarray:
@@ -187,7 +223,31 @@ def _libc() -> ctypes.CDLL:
     libc = ctypes.CDLL(None)
     libc.realloc.restype = ctypes.c_void_p
     libc.realloc.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    libc.memrchr.restype = ctypes.c_void_p
+    libc.memrchr.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
     return libc
+
+
+def _drop_pages(src, start: int, end: int) -> int:
+    """Let the kernel reclaim the mapped input in [start, end) (page-aligned inside): read
+    once, it would otherwise stay in this process's resident set, which would then grow with
+    the input. Returns where the next drop starts."""
+    page = mmap.PAGESIZE
+    lo = -(-start // page) * page
+    hi = end // page * page
+    if hi > lo and isinstance(src, mmap.mmap):
+        try:
+            src.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+        except (AttributeError, OSError, ValueError):
+            pass
+    return max(hi, start)
+
+
+def _after_last_newline(buf: np.ndarray, fill: int) -> int:
+    """1 + the position of the last newline in buf[:fill], or 0."""
+    base = buf.ctypes.data
+    hit = _libc().memrchr(base, 10, fill)
+    return hit - base + 1 if hit else 0
 
 
 def usable(st, chunk: Chunk) -> bool:
@@ -202,7 +262,6 @@ def run_chunk(ctx, raw: RawText, chunk: Chunk, text_output: bool, soft_filter) \
     """('raw', bytes) pieces of output text and ('rec', pool slot) records to write, in
     input order."""
     from gfcli.engine.variants.filter import _evaluate
-    from gfcli.engine.variants.rawkernels import emit_lines
 
     st = ctx.st
     spec = ctx.stages.spec
@@ -214,7 +273,6 @@ def run_chunk(ctx, raw: RawText, chunk: Chunk, text_output: bool, soft_filter) \
             cols = raw.scan(buf)
             n = cols[0]
             starts, ends, ok, canon, fpass = cols[2], cols[3], cols[7], cols[8], cols[9]
-            edits, efirst = cols[14], cols[15]
             starts, ends = starts[:n], ends[:n]
             ok, canon, fpass = ok[:n], canon[:n], fpass[:n]
             if raw.full or raw.pre:
@@ -246,8 +304,7 @@ def run_chunk(ctx, raw: RawText, chunk: Chunk, text_output: bool, soft_filter) \
                 if text_output:
                     run = np.flatnonzero(copy_mask[pos:first]) + pos
                     if len(run):
-                        yield "raw", emit_lines(buf, starts, ends, canon, run, edits,
-                                                efirst).tobytes()
+                        yield "raw", raw.emit(buf, run)
                 for slot, line in enumerate(group.tolist()):
                     raw.parse_into(buf, int(starts[line]), int(ends[line]), slot)
                 gtrue = _evaluate(ctx, len(group))
@@ -258,8 +315,7 @@ def run_chunk(ctx, raw: RawText, chunk: Chunk, text_output: bool, soft_filter) \
                         prev = int(group[slot - 1]) + 1
                         run = np.flatnonzero(copy_mask[prev:line]) + prev
                         if len(run):
-                            yield "raw", emit_lines(buf, starts, ends, canon, run, edits,
-                                                    efirst).tobytes()
+                            yield "raw", raw.emit(buf, run)
                     if soft:
                         soft_filter(ctx, slot, bool(gkeep[slot]))
                     elif not gkeep[slot]:
@@ -269,5 +325,4 @@ def run_chunk(ctx, raw: RawText, chunk: Chunk, text_output: bool, soft_filter) \
             if text_output:
                 run = np.flatnonzero(copy_mask[pos:]) + pos
                 if len(run):
-                    yield "raw", emit_lines(buf, starts, ends, canon, run, edits,
-                                            efirst).tobytes()
+                    yield "raw", raw.emit(buf, run)

@@ -47,6 +47,9 @@ from gfcli.engine.variants import hts
 # Output is cut into payloads of about this many uncompressed bytes so that memory stays
 # bounded for streams and huge chunks alike.
 BATCH_BYTES = 4 << 20
+# Workers hand chunk outputs over as files in shared memory (see `spool`); 0 uses the
+# generic pickled-bytes path (to compare).
+SPOOL = os.environ.get("GFCLI_SPOOL", "1") != "0"
 _CHECK_EVERY = 256  # records between two size checks of the in-memory output
 
 AC_LINE = b'##INFO=<ID=AC,Number=A,Type=Integer,Description="Allele count in genotypes">'
@@ -790,6 +793,13 @@ def make_view_plan(req, inp: Input, header_lines: tuple[bytes, ...] = ()):
     level = out_type.level
     if out_type.kind == BCF_UNCOMPRESSED:
         level = 0
+    direct = None
+    if SPOOL:
+        from gfcli.engine.variants.spool import SpoolWriter
+
+        direct = SpoolWriter(formatter, bgzf, level, header=not no_header,
+                             records=not header_only, progress=req.progress,
+                             label=getattr(req, "command", "view") or "view")
     return ViewPlan(
         formatter=formatter,
         chunks=chunk_list,
@@ -798,6 +808,7 @@ def make_view_plan(req, inp: Input, header_lines: tuple[bytes, ...] = ()):
         level=level,
         header=not no_header,
         records=not header_only,
+        direct=direct,
         index_kind="csi" if bgzf else None,
         input=inp,
     )
