@@ -103,6 +103,13 @@ def filter_command(
         typer.Option("-c", "--count", help="Print only the number of passing records.",
                      rich_help_panel=opt.OUTPUT),
     ] = False,
+    with_header: Annotated[
+        bool,
+        typer.Option("-h", "--with-header",
+                     help="Reads to SAM text: include the header (samtools view -h). "
+                     "VCF and BAM/CRAM outputs always carry theirs.",
+                     rich_help_panel=opt.OUTPUT),
+    ] = False,
     fields: Annotated[
         str | None,
         typer.Option(
@@ -131,6 +138,7 @@ def filter_command(
             output=output,
             output_type=output_type,
             count=count,
+            with_header=with_header,
             fields=fields,
             write_index=write_index,
             no_version=no_version,
