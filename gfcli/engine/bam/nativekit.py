@@ -1,7 +1,9 @@
 """Precompiled kernel sets: numba `cfunc`s turned into object files, loaded with llvmlite.
 
-The same mechanism as `native.py` (which serves flagstat), for any set of kernels: a
-`KernelSet` names its kernels, their ctypes prototypes and a builder that returns the
+Importing numba (0.27 s) and its first dispatch of a cached kernel (0.37 s, target
+initialisation) cost more than inflating a 200 MB BAM on two cores. So every set of hot
+kernels (flagstat, depth, raw BAM columns, SAM text, FASTQ, raw VCF text) is a
+`KernelSet`: it names its kernels, their ctypes prototypes and a builder that returns the
 numba cfuncs. On first use the cfuncs are compiled, their optimised LLVM IR emitted as
 object files into the numba cache directory, keyed by the kernel sources, numba and
 llvmlite versions and the host CPU; later processes load those objects with llvmlite's
@@ -17,15 +19,37 @@ import ctypes
 import hashlib
 import json
 import os
+import tempfile
 from collections.abc import Callable
 from typing import Any
-
-from gfcli.engine.bam.native import _atomic_write, _cache_root
 
 _ENGINES: list[Any] = []  # keep MCJIT engines (and their code) alive
 
 P = ctypes.c_void_p
 I64 = ctypes.c_int64
+
+
+def _cache_root() -> str:
+    from gfcli.engine.numba_cache import cache_dir
+
+    where = cache_dir()
+    if where is None:
+        where = os.path.join(os.path.dirname(os.path.abspath(__file__)), "__pycache__")
+    return where
+
+
+def _atomic_write(path: str, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".gfcli-native-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 class KernelSet:
