@@ -350,12 +350,11 @@ def test_raw_path_awkward_lines(tmp_path, awkward, monkeypatch, expr):
 
 
 @pytest.mark.parametrize("out_type", ["v", "z", "b"])
-def test_raw_path_spool_and_numba_parity(tmp_path, big, monkeypatch, out_type):
-    # The spool writer (chunks handed over as files) against the generic pickled path, and
-    # the precompiled scanner against the numba one: the same bytes, compressed or not.
+def test_raw_path_threads_and_numba_parity(tmp_path, big, monkeypatch, out_type):
+    # -@1 against -@2 (chunks handed over by the workers) and the precompiled scanner
+    # against the numba one: the same bytes, compressed or not.
     import gfcli.engine.chunks as chunks
     import gfcli.engine.variants.rawnative as rawnative
-    import gfcli.engine.variants.view as vview
 
     monkeypatch.setattr(chunks, "TARGET_CHUNK_BYTES", 64 << 10)
     args = ["-O", out_type, "-i", "QUAL>30 && INFO/DP>100 || FMT/DP>350", big["gz"]]
@@ -366,13 +365,10 @@ def test_raw_path_spool_and_numba_parity(tmp_path, big, monkeypatch, out_type):
         with open(out, "rb") as handle:
             return handle.read()
 
-    spooled = raw_bytes("spool2", "2")
-    assert raw_bytes("spool1", "1") == spooled
-    monkeypatch.setattr(vview, "SPOOL", False)
-    assert raw_bytes("pickled", "2") == spooled
-    monkeypatch.setattr(vview, "SPOOL", True)
+    two = raw_bytes("two", "2")
+    assert raw_bytes("one", "1") == two
     monkeypatch.setattr(rawnative.KERNELS, "_loaded", None)
     monkeypatch.setattr(rawnative.KERNELS, "_failed", True)  # numba kernels
-    assert raw_bytes("numba", "1") == spooled
+    assert raw_bytes("numba", "1") == two
     if out_type == "v":
-        assert spooled == theirs_view(args[2:])
+        assert two == theirs_view(args[2:])

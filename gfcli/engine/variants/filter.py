@@ -622,7 +622,7 @@ def make_filter_plan(req, inp: Input):
     if regions is not None:
         plan.chunks = chunking.plan_region_chunks(regions)
     plan.formatter = FilterFormatter(settings, spec)
-    if plan.direct is not None:  # tables (-O tsv|json|...) or the spool writer
+    if plan.direct is not None:  # -O tsv|json|parquet|arrow: tables of the kept records
         plan.direct.formatter = plan.formatter
     plan.explain = _explain(stages, inp, regions, how, spec)
     return plan

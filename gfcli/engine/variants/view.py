@@ -47,9 +47,11 @@ from gfcli.engine.variants import hts
 # Output is cut into payloads of about this many uncompressed bytes so that memory stays
 # bounded for streams and huge chunks alike.
 BATCH_BYTES = 4 << 20
-# Workers hand chunk outputs over as files in shared memory (see `spool`); 0 uses the
-# generic pickled-bytes path (to compare).
-SPOOL = os.environ.get("GFCLI_SPOOL", "1") != "0"
+MIN_CHUNKS = 16
+MIN_CHUNK_BYTES = 1 << 20
+# BGZF level when none is asked (-O z, -O b): libdeflate 5 writes 1.8-2% more than 6 (htslib's
+# default with libdeflate, so bcftools') at 1.3-1.5x the speed; -O z6 / -O b6 give 6.
+DEFAULT_LEVEL = 5
 _CHECK_EVERY = 256  # records between two size checks of the in-memory output
 
 AC_LINE = b'##INFO=<ID=AC,Number=A,Type=Integer,Description="Allele count in genotypes">'
@@ -685,6 +687,17 @@ def _targets(req, contigs: list[str]) -> Targets | None:
     return None
 
 
+def _chunk_target(path: str) -> int:
+    """Compressed bytes per chunk: the engine's default, but at least MIN_CHUNKS chunks for
+    inputs of a few tens of MB so that two or four workers end together (7 chunks on 2
+    workers leave one idle for a seventh of the run). Independent of -@, so the BGZF blocks
+    of the output are the same whatever the thread count."""
+    from gfcli.engine import chunks as chunking
+
+    default = chunking.TARGET_CHUNK_BYTES
+    return min(default, max(MIN_CHUNK_BYTES, os.path.getsize(path) // MIN_CHUNKS))
+
+
 def make_view_plan(req, inp: Input, header_lines: tuple[bytes, ...] = ()):
     """The view plan; `header_lines` go into the header before the provenance lines (what
     `gfcli filter -s` adds)."""
@@ -772,10 +785,11 @@ def make_view_plan(req, inp: Input, header_lines: tuple[bytes, ...] = ()):
         chunk_list = [Chunk.stream()]
     else:
         index = chunking.index_for(inp.name, inp.index)
+        target = _chunk_target(inp.name)
         if index is not None:
-            chunk_list = chunking.plan_offset_chunks(inp.name, index)
+            chunk_list = chunking.plan_offset_chunks(inp.name, index, target)
         elif inp.format == sniff.VCF:
-            chunk_list = chunking.plan_text_chunks(inp.name)
+            chunk_list = chunking.plan_text_chunks(inp.name, target)
         else:
             chunk_list = [Chunk.stream()]
     if out_type.kind in TABLE_TYPES:
@@ -793,13 +807,8 @@ def make_view_plan(req, inp: Input, header_lines: tuple[bytes, ...] = ()):
     level = out_type.level
     if out_type.kind == BCF_UNCOMPRESSED:
         level = 0
-    direct = None
-    if SPOOL:
-        from gfcli.engine.variants.spool import SpoolWriter
-
-        direct = SpoolWriter(formatter, bgzf, level, header=not no_header,
-                             records=not header_only, progress=req.progress,
-                             label=getattr(req, "command", "view") or "view")
+    elif bgzf and level is None:
+        level = DEFAULT_LEVEL
     return ViewPlan(
         formatter=formatter,
         chunks=chunk_list,
@@ -808,7 +817,6 @@ def make_view_plan(req, inp: Input, header_lines: tuple[bytes, ...] = ()):
         level=level,
         header=not no_header,
         records=not header_only,
-        direct=direct,
         index_kind="csi" if bgzf else None,
         input=inp,
     )
