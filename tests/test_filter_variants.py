@@ -372,3 +372,30 @@ def test_raw_path_threads_and_numba_parity(tmp_path, big, monkeypatch, out_type)
     assert raw_bytes("numba", "1") == two
     if out_type == "v":
         assert two == theirs_view(args[2:])
+
+
+@pytest.mark.parametrize("extra", [[], ["-O", "z"], ["-H"], ["-r", "chr1:1000-3000"]])
+def test_view_raw_path_awkward_lines(tmp_path, awkward, monkeypatch, extra):
+    # `gfcli view` of BGZF VCF to VCF copies lines through the same scanner (no expression):
+    # equal to the htslib path and to bcftools view.
+    import gfcli.engine.chunks as chunks
+    import gfcli.engine.variants.filter as vfilter
+
+    monkeypatch.setattr(chunks, "TARGET_CHUNK_BYTES", 16 << 10)
+
+    def view(name: str, threads: str) -> bytes:
+        out = str(tmp_path / name)
+        try:
+            main(["view", "--no-version", "-@", threads, "-o", out, *extra, awkward])
+        except SystemExit as exc:
+            assert not exc.code
+        with open(out, "rb") as handle:
+            data = handle.read()
+        return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+
+    fast = view("fast", "1")
+    assert view("fast2", "2") == fast
+    monkeypatch.setattr(vfilter, "RAW_TEXT", False)
+    slow = view("slow", "1")
+    assert fast == slow, diff(fast, slow)
+    assert fast == theirs_view([*[x for x in extra if x not in ("-O", "z")], awkward])

@@ -505,7 +505,7 @@ class FilterFormatter:
         st = _state(self.settings)
         from gfcli.engine.variants import rawtext
 
-        if RAW_TEXT and self.spec.text is not None and rawtext.usable(st, chunk):
+        if RAW_TEXT and rawtext.usable(st, chunk):
             ctx = _context(st, self.spec)
             if ctx.raw is None:
                 ctx.raw = rawtext.RawText(ctx, ctx.decoder.contigs)

@@ -77,7 +77,9 @@ class RawText:
                                   for n in fmt_names] or [3], np.int64)
         self.flt = _table([f for f in schema.filters if f != "PASS"])
         all_fields = set(stages.pre_fields) | set(stages.rest_fields)
-        self.full = stages.compiled is not None and all(raw_field(f, schema)
+        # no expression (a plain view): every line is kept, copied when htslib would write
+        # it back unchanged
+        self.full = stages.compiled is None or all(raw_field(f, schema)
                                                         for f in all_fields)
         self.pre = stages.compiled is not None and bool(stages.pre) and all(
             raw_field(f, schema) for f in stages.pre_fields)
@@ -96,6 +98,7 @@ class RawText:
                                self.want_info_ids, self.want_fmt_ids)
         self._src = None
         self._inflater = None
+        self.chunk: Chunk | None = None  # the chunk being read, to diagnose a bad line
         self._buf = np.empty(PIECE_BYTES + (256 << 10), np.uint8)
 
     # -- reading -------------------------------------------------------------------------
@@ -207,6 +210,12 @@ class RawText:
         ctypes.c_char.from_address(ks.s + n).value = b"\0"
         ks.l = n
         if ctx.L.vcf_parse(ctypes.byref(ks), ctx.st.hdr, ctx.pool[slot]) < 0:
+            if self.chunk is not None:
+                # htslib's reader over the chunk names the line (and htslib's complaint)
+                from gfcli.engine.variants.view import _sequential_records
+
+                for _ in _sequential_records(ctx.st, self.chunk):
+                    pass
             line = buf[start : min(end, start + 60)].tobytes()
             raise DataError("malformed record: " + line.decode(errors="replace"),
                             path=ctx.st.s.display)
@@ -268,6 +277,7 @@ def run_chunk(ctx, raw: RawText, chunk: Chunk, text_output: bool, soft_filter) \
     soft = spec.soft is not None
     exclude = spec.exclude
     pool_size = len(ctx.pool)
+    raw.chunk = chunk
     with hts.QuietLog():
         for buf in raw.pieces(st, chunk):
             cols = raw.scan(buf)

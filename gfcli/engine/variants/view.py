@@ -776,6 +776,18 @@ def make_view_plan(req, inp: Input, header_lines: tuple[bytes, ...] = ()):
     else:
         probe.close()
     formatter = VariantFormatter(settings)
+    if (out_type.kind in (VCF_TEXT, VCF_BGZF) and samples is None and not sites_only
+            and targets is None
+            and not is_stream and inp.format == sniff.VCF and inp.compression == sniff.BGZF):
+        # Records pass unchanged: the raw-text path copies every line htslib would write
+        # back as it is (and parses the others), like `gfcli filter` without an expression.
+        from gfcli.engine.variants import filter as vfilter
+
+        if vfilter.RAW_TEXT:
+            from gfcli.engine.variants import rawnative
+
+            formatter = vfilter.FilterFormatter(settings, vfilter.FilterSpec(None))
+            rawnative.preload()
 
     if regions is not None:
         from gfcli.engine.regions import merge_regions
