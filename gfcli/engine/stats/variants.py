@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -112,14 +113,24 @@ class VariantStats:
         self.a["chrom"] = np.zeros(len(self.contigs), np.int64)
 
     # -- the protocol -----------------------------------------------------------------
-    def update(self, batch, kernel_args) -> None:
-        from gfcli.engine.stats import vkernels
+    def update(self, batch, kernel_args, ring=None) -> None:
+        """Count one raw batch. `ring` carries the per-pass record ring (see
+        vkernels.N_STALE) from batch to batch; a fresh one when None."""
+        from gfcli.engine.stats import vnative
 
         a = self.a
-        r = vkernels.update(
+        if ring is None:
+            ring = new_ring()
+        skip = batch.skip
+        if skip is None:
+            skip = _no_skip(batch.n)
+        r = vnative.update()(
             batch.n, batch.heads, batch.s_off, batch.shared, batch.i_off, batch.indiv,
             *kernel_args,
             *(a[name] for name in _ARRAYS),
+            *ring,
+            skip,
+            _scratch(),
         )
         if r != batch.n:
             raise DataError("incorrect AN/AC counts (AN smaller than the sum of AC)"
@@ -234,6 +245,34 @@ class VariantStats:
         pretty(self, req, console)
 
 
+_NO_SKIP = np.zeros(0, np.uint8)
+
+
+def _no_skip(n: int) -> np.ndarray:
+    global _NO_SKIP
+    if _NO_SKIP.size < n:
+        _NO_SKIP = np.zeros(max(n, 1 << 15), np.uint8)
+    return _NO_SKIP
+
+
+_SCRATCH: list[np.ndarray] = []
+
+
+def _scratch() -> np.ndarray:
+    """The kernel's per-allele rows (allocated once per process)."""
+    if not _SCRATCH:
+        from gfcli.engine.stats.vnative import SCRATCH_W
+
+        _SCRATCH.append(np.zeros((6, SCRATCH_W), np.int64))
+    return _SCRATCH[0]
+
+
+def new_ring() -> tuple[np.ndarray, np.ndarray]:
+    from gfcli.engine.stats.vnative import RING, RING_W
+
+    return np.zeros((RING, RING_W), np.int64), np.zeros(1, np.int64)
+
+
 def _ratio(a: int, b: int) -> float:
     return round(a / b, 4) if b else 0.0
 
@@ -257,12 +296,14 @@ class _Task:
     kernel_inputs: tuple
     targets: object
     select_samples: str | None  # what to give bcf_hdr_set_samples (None: all; "": none)
+    expr: object = None  # variants.filter.FilterSpec for -i/-e, or None
 
     def __call__(self, chunk) -> VariantStats:
         acc = VariantStats(self.settings, list(self.files), list(self.contigs))
+        ring = new_ring()
         for batch in _batches(self, chunk):
             if batch.n:
-                acc.update(batch, self.kernel_inputs)
+                acc.update(batch, self.kernel_inputs, ring)
         return acc
 
 
@@ -294,6 +335,9 @@ def _batches(task: _Task, chunk):
     from gfcli.engine.variants import view as vview
 
     st = _prepared_state(task)
+    if task.expr is not None:
+        yield from _filtered_batches(task, st, chunk)
+        return
     if chunk.kind == REGION:
         items = []
         with hts.QuietLog():
@@ -321,6 +365,32 @@ def _batches(task: _Task, chunk):
     with hts.QuietLog():
         for batch in reader.batches(chunk.end, on_error):
             yield _targeted(task, st, batch)
+
+
+def _filtered_batches(task: _Task, st, chunk):
+    """-i/-e: records read into `gfcli filter`'s pool, the expression decided there over
+    column batches, the kept records copied into raw batches for the kernels (bcftools
+    stats tests every record before counting it, seeing all samples)."""
+    from gfcli.engine.stats import vcfraw
+    from gfcli.engine.variants import filter as vfilter
+
+    ctx = vfilter._context(st, task.expr)
+    pool = ctx.pool
+    # bcftools types the alleles of every record its expression sees when the expression
+    # asks for the type: then dropped records set the ring's lengths too (vkernels.N_STALE)
+    dropped = 2 if re.search(r"\b(TYPE|ILEN)\b", task.expr.text, re.I) else 1
+    items: list = []
+    skip: list[int] = []
+    for n in vfilter._batches(st, ctx, chunk):
+        keep = vfilter._keep(ctx, n).tolist()
+        for i in range(n):
+            items.append(vcfraw.snapshot(pool[i]))
+            skip.append(0 if keep[i] else dropped)
+        if len(items) >= vcfraw.BATCH_RECORDS // 4:
+            yield _targeted(task, st, vcfraw.records_to_batch(items, skip))
+            items, skip = [], []
+    if items:
+        yield _targeted(task, st, vcfraw.records_to_batch(items, skip))
 
 
 def _targeted(task: _Task, st, batch):
@@ -439,10 +509,8 @@ def compute(req: StatsRequest, inp) -> VariantStats:
     from gfcli.engine.variants import hts
     from gfcli.engine.variants import view as vview
 
-    if req.include is not None or req.exclude is not None:
-        raise UsageError("-i/-e for variant statistics are not available yet (they arrive "
-                         "with the expression engine's VCF batch reader); use "
-                         "'gfcli filter -i EXPR -Ou FILE | gfcli stats -' meanwhile")
+    if req.include is not None and req.exclude is not None:
+        raise UsageError("use either -i or -e, not both")
     if (req.regions or req.regions_file) and (inp.is_stdin or inp.index is None):
         raise UsageError(f"{inp.display}: -r/-R need an indexed file (use -t/-T to stream)")
     if req.samples is not None and req.samples_file is not None:
@@ -507,7 +575,19 @@ def compute(req: StatsRequest, inp) -> VariantStats:
         user=users,
         has_ad=("FORMAT", "AD") in defs,
         apply_filters=req.apply_filters,
+        include=req.include,
+        exclude=req.exclude,
     )
+    expr = None
+    if req.include is not None or req.exclude is not None:
+        from gfcli.engine.expr import compile_expr
+        from gfcli.engine.variants import filter as vfilter
+
+        text = req.include if req.include is not None else req.exclude
+        expr = vfilter.FilterSpec(text=text, exclude=req.exclude is not None)
+        # errors in the expression before any work (exit 2, as gfcli filter)
+        compile_expr(text, "variants", schema=vfilter.schema_from_header(
+            probe._header_text(probe.hdr)), exclude=expr.exclude)
     params = np.zeros(17, np.int64)
     params[0] = hid("DP")
     params[1] = hid("AC")
@@ -567,9 +647,13 @@ def compute(req: StatsRequest, inp) -> VariantStats:
         else:
             chunk_list = [chunking.Chunk.stream()]
     display = "<STDIN>" if inp.is_stdin else inp.name
+    # without -s the samples are dropped at parse time, unless the expression reads them
     task = _Task(settings_v, settings, (display,), tuple(contigs), kernel_inputs, targets,
-                 None if samples is not None else "")
+                 None if samples is not None or expr is not None else "", expr)
     parallel = not (len(chunk_list) == 1 and chunk_list[0].kind == chunking.STREAM)
+    from gfcli.engine.stats import vnative
+
+    vnative.preload()  # before the workers fork: they share the loaded code
     with make_runner(req.threads if parallel else 1) as runner:
         acc = merge_results(runner.map(task, chunk_list))
     if acc is None:

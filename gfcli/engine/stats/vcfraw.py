@@ -7,8 +7,9 @@ the `bcf1_t`: its 32 leading bytes (pos, rlen, rid, qual, n_info/n_allele, n_fmt
 and the BCF encoding of the shared (ID, alleles, FILTER, INFO) and per-sample parts. The
 statistics kernels decode those bytes themselves, so no Python object is made per record.
 
-For whole-file chunks (offset ranges, streams) the read loop itself is compiled: numba
-calls `bcf_read` through its ctypes pointer, so a batch of records costs one Python call.
+For whole-file chunks (offset ranges, streams) the read loop itself is compiled
+(`vreadk.read_loop`, precompiled by `vnative`): it calls `bcf_read` by address, so a batch
+of records costs one Python call.
 Index-region chunks use view's own region iterator record by record.
 """
 
@@ -19,92 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gfcli.engine.numba_cache import load_numba
-
-numba = load_numba()
-from numba import types  # noqa: E402
-from numba.core import cgutils  # noqa: E402
-from numba.extending import intrinsic  # noqa: E402
-
 HEAD_BYTES = 32
 BATCH_RECORDS = 1 << 15
-
-
-@intrinsic
-def _voidptr(typingctx, src):
-    """An integer address as a void pointer (for carray and C calls)."""
-    sig = types.voidptr(src)
-
-    def codegen(cgctx, builder, sig, args):
-        return builder.inttoptr(args[0], cgutils.voidptr_t)
-
-    return sig, codegen
-
-
-@numba.njit(cache=True, nogil=True)
-def _copy_record(rec, heads, n, shared, s_used, indiv, i_used):
-    """Append the record at `rec` if it fits; returns (fits, new s_used, new i_used)."""
-    ks = numba.carray(_voidptr(rec + 32), 6, np.uint64)  # shared {l, m, s}, indiv {l, m, s}
-    sl = ks[0]
-    il = ks[3]
-    if s_used + sl > shared.size or i_used + il > indiv.size:
-        return False, s_used, i_used
-    head = numba.carray(_voidptr(rec), HEAD_BYTES, np.uint8)
-    heads[n, :] = head
-    if sl:
-        shared[s_used:s_used + sl] = numba.carray(_voidptr(ks[2]), sl, np.uint8)
-    if il:
-        indiv[i_used:i_used + il] = numba.carray(_voidptr(ks[5]), il, np.uint8)
-    return True, s_used + sl, i_used + il
-
-
-@numba.njit(cache=True, nogil=True)
-def _read_loop(read, fp, hdr, rec, bgzf, end, pending, heads, s_off, shared, i_off, indiv):
-    """Read records until the batch is full, the chunk ends or the file ends.
-
-    Returns (n records, status): status 0 = batch full (and the record in `rec` still to
-    be stored when `pending` comes back 1), 1 = end of chunk or file, <0 = bcf_read error.
-    `end` < 0 means no end offset.
-    """
-    n = 0
-    s_used = 0
-    i_used = 0
-    s_off[0] = 0
-    i_off[0] = 0
-    cap = heads.shape[0]
-    if pending:
-        ok, s_used, i_used = _copy_record(rec, heads, n, shared, s_used, indiv, i_used)
-        if not ok:
-            return 0, 2  # one record larger than the buffers: grow them
-        n += 1
-        s_off[n] = s_used
-        i_off[n] = i_used
-    while n < cap:
-        if bgzf != 0 and end >= 0:
-            ints = numba.carray(_voidptr(bgzf), 5, np.int32)
-            address = numba.carray(_voidptr(bgzf + 24), 1, np.int64)[0]
-            block_length = ints[2]
-            block_clength = ints[3]
-            block_offset = ints[4]
-            here = (address << 16) | block_offset
-            if here >= end:
-                return n, 1
-            if block_length and block_offset >= block_length and (
-                (address + block_clength) << 16
-            ) >= end:
-                return n, 1
-        r = read(_voidptr(fp), _voidptr(hdr), _voidptr(rec))
-        if r < 0:
-            if r == -1:
-                return n, 1
-            return n, r
-        ok, s_used, i_used = _copy_record(rec, heads, n, shared, s_used, indiv, i_used)
-        if not ok:
-            return n, 0
-        n += 1
-        s_off[n] = s_used
-        i_off[n] = i_used
-    return n, 3  # record cap reached; nothing pending
 
 
 @dataclass
@@ -115,6 +32,7 @@ class RawBatch:
     shared: np.ndarray  # uint8
     i_off: np.ndarray  # int64 (n+1)
     indiv: np.ndarray  # uint8
+    skip: np.ndarray | None = None  # uint8 (n): 1/2 = read but dropped by -i/-e
 
     @property
     def pos(self) -> np.ndarray:
@@ -138,7 +56,8 @@ class RawBatch:
                                 or [np.zeros(0, np.uint8)])
         indiv = np.concatenate([self.indiv[self.i_off[i]:self.i_off[i + 1]] for i in idx]
                                or [np.zeros(0, np.uint8)])
-        return RawBatch(len(idx), heads, s_off, shared, i_off, indiv)
+        skip = self.skip[idx] if self.skip is not None else None
+        return RawBatch(len(idx), heads, s_off, shared, i_off, indiv, skip)
 
 
 class BatchReader:
@@ -159,10 +78,15 @@ class BatchReader:
         """Yield RawBatches (views into reused buffers: consume before the next)."""
         pending = 0
         end_value = -1 if end is None else end
+        from gfcli.engine.stats import vnative
+
+        loop = vnative.read_loop()
+        out = np.zeros(2, np.int64)
+        read = ctypes.cast(self.L.bcf_read, ctypes.c_void_p).value
         while True:
-            n, status = _read_loop(self.L.bcf_read, self.fp, self.hdr, self.rec, self.bgzf,
-                                   end_value, pending, self.heads, self.s_off, self.shared,
-                                   self.i_off, self.indiv)
+            loop(read, self.fp, self.hdr, self.rec, self.bgzf, end_value, pending,
+                 self.heads, self.s_off, self.shared, self.i_off, self.indiv, out)
+            n, status = int(out[0]), int(out[1])
             if status == 2:
                 self._grow()
                 continue
@@ -183,8 +107,9 @@ class BatchReader:
         self.indiv = np.empty(max(2 * self.indiv.size, int(ks[3]) * 2), np.uint8)
 
 
-def records_to_batch(items: list[tuple[bytes, bytes, bytes]]) -> RawBatch:
-    """A RawBatch from (head, shared, indiv) byte strings (the region path)."""
+def records_to_batch(items: list[tuple[bytes, bytes, bytes]],
+                     skip: list[int] | None = None) -> RawBatch:
+    """A RawBatch from (head, shared, indiv) byte strings (the region and -i/-e paths)."""
     n = len(items)
     heads = np.frombuffer(b"".join(h for h, _, _ in items), np.uint8).reshape(n, HEAD_BYTES)
     s_len = np.array([len(s) for _, s, _ in items], np.int64)
@@ -195,7 +120,8 @@ def records_to_batch(items: list[tuple[bytes, bytes, bytes]]) -> RawBatch:
     np.cumsum(i_len, out=i_off[1:])
     shared = np.frombuffer(b"".join(s for _, s, _ in items), np.uint8)
     indiv = np.frombuffer(b"".join(i for _, _, i in items), np.uint8)
-    return RawBatch(n, heads, s_off, shared, i_off, indiv)
+    return RawBatch(n, heads, s_off, shared, i_off, indiv,
+                    np.asarray(skip, np.uint8) if skip is not None else None)
 
 
 def snapshot(rec: int) -> tuple[bytes, bytes, bytes]:

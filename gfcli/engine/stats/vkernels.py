@@ -13,9 +13,13 @@ from __future__ import annotations
 import numpy as np
 
 from gfcli.engine.numba_cache import load_numba
+from gfcli.engine.stats.vnative import RING, RING_W, SCRATCH_W
 
 numba = load_numba()
 njit = numba.njit
+from llvmlite import ir  # noqa: E402
+from numba import types  # noqa: E402
+from numba.extending import intrinsic  # noqa: E402
 
 # htslib variant types
 VT_REF, VT_SNP, VT_MNP, VT_INDEL, VT_OTHER, VT_BND, VT_OVERLAP = 0, 1, 2, 4, 8, 16, 32
@@ -36,6 +40,12 @@ N_QUAL = 100_000  # iqual = 1 + int(QUAL*10); larger values share the last bin
 N_HWE = 100
 N_VAF = 21
 N_MAF = 51
+# Symbolic ALTs (other than <X>, <*>, <NON_REF>): htslib's bcf_set_variant_type does not set
+# their length, so bcftools reads whatever the reused bcf1_t held at that allele index. Its
+# synced reader cycles through 3 bcf1_t, so that is the length of the same ALT index in the
+# record three before (0 for the first three records of a pass). IDD's genotype/VAF columns
+# show it; `update` keeps that ring (RING_W alleles wide) per chunk.
+N_STALE = -(1 << 40)
 
 # params (int64) layout
 (P_INFO_DP, P_INFO_AC, P_INFO_AN, P_AFTAG, P_FMT_GT, P_FMT_DP, P_FMT_AD, P_M_AF, P_NBINS,
@@ -44,7 +54,7 @@ N_MAF = 51
 P_N = 17
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _size(t):
     if t == 1 or t == 7:
         return 1
@@ -55,7 +65,7 @@ def _size(t):
     return 0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _int_at(buf, p, t):
     if t == 1:
         v = np.int64(buf[p])
@@ -68,7 +78,7 @@ def _int_at(buf, p, t):
     return v - 4294967296 if v >= 2147483648 else v
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _missing(t):
     if t == 1:
         return -128
@@ -77,27 +87,31 @@ def _missing(t):
     return -2147483648
 
 
-@njit(cache=True, inline="always")
+@intrinsic
+def _bits_to_f32(typingctx, bits):
+    """Reinterpret the low 32 bits of an integer as a float32 (no libm, no allocation)."""
+    sig = types.float32(bits)
+
+    def codegen(cgctx, builder, sig, args):
+        low = builder.trunc(args[0], ir.IntType(32))
+        return builder.bitcast(low, ir.FloatType())
+
+    return sig, codegen
+
+
+@njit(cache=True, inline="always", error_model="numpy")
 def _float_at(buf, p):
     """The little-endian float32 at buf[p:p+4], without allocating."""
-    bits = np.uint32(_float_bits(buf, p))
-    sign = -1.0 if bits >> 31 else 1.0
-    exp = np.int64((bits >> 23) & 0xFF)
-    frac = np.int64(bits & 0x7FFFFF)
-    if exp == 255:
-        return np.float32(np.nan) if frac else np.float32(sign * np.inf)
-    if exp == 0:
-        return np.float32(sign * frac * 2.0 ** -149)
-    return np.float32(sign * (frac | 0x800000) * 2.0 ** (exp - 150))
+    return _bits_to_f32(_float_bits(buf, p))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _float_bits(buf, p):
     return (np.int64(buf[p]) | (np.int64(buf[p + 1]) << 8) | (np.int64(buf[p + 2]) << 16)
             | (np.int64(buf[p + 3]) << 24))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _typed(buf, p):
     """(type, count, position of the first value) of the typed vector at p."""
     b = buf[p]
@@ -111,18 +125,18 @@ def _typed(buf, p):
     return t, n, p
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _typed_int(buf, p):
     t, n, q = _typed(buf, p)
     return _int_at(buf, q, t), q + n * _size(t)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _upper(c):
     return c - 32 if 97 <= c <= 122 else c
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _clen(buf, beg, end):
     i = beg
     while i < end and buf[i] != 0:
@@ -130,7 +144,7 @@ def _clen(buf, beg, end):
     return i - beg
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def variant_type(buf, r0, rl, a0, al):
     """htslib's bcf_set_variant_type for REF buf[r0:r0+rl] and ALT buf[a0:a0+al]:
     (type, n) with n the length difference (negative for deletions)."""
@@ -148,14 +162,13 @@ def variant_type(buf, r0, rl, a0, al):
         if al == 3 and (buf[a0 + 1] == 88 or buf[a0 + 1] == 42) and buf[a0 + 2] == 62:
             return VT_REF, 0
         if al == 9:
-            s = "NON_REF>"
-            same = True
-            for k in range(8):
-                if buf[a0 + 1 + k] != ord(s[k]):
-                    same = False
+            # "NON_REF>" (byte by byte: a string constant would need numba's runtime)
+            same = (buf[a0 + 1] == 78 and buf[a0 + 2] == 79 and buf[a0 + 3] == 78
+                    and buf[a0 + 4] == 95 and buf[a0 + 5] == 82 and buf[a0 + 6] == 69
+                    and buf[a0 + 7] == 70 and buf[a0 + 8] == 62)
             if same:
                 return VT_REF, 0
-        return VT_OTHER, 0
+        return VT_OTHER, N_STALE  # htslib leaves var->n as it was (see `update`)
     if buf[a0] == 93 or buf[a0] == 91:  # ']' '['
         return VT_BND, 0
     r = 0
@@ -191,7 +204,7 @@ def variant_type(buf, r0, rl, a0, al):
     return t, n
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _acgt(c):
     c = _upper(c)
     if c == 65:
@@ -205,7 +218,7 @@ def _acgt(c):
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _bin_idx(bins, v):
     """bin_get_idx: the interval [bins[i], bins[i+1]) holding v; the last one is closed."""
     nb = bins.size
@@ -217,7 +230,7 @@ def _bin_idx(bins, v):
     return i
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _idist(val, lo, hi, step, m_vals):
     if val < lo:
         return 0
@@ -226,7 +239,7 @@ def _idist(val, lo, hi, step, m_vals):
     return 1 + (val - lo) // step
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _af_index(af, m_af, bins):
     if af < 0:
         af = np.float32(0)
@@ -237,26 +250,27 @@ def _af_index(af, m_af, bins):
     return np.int64(af * np.float32(m_af - 2))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def update(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids, sample_idx,
            usr_id, usr_idx, usr_float, usr_min, usr_max, usr_nbins,
            sn, af_ts, af_tv, af_snps, af_indels, qual_ts, qual_tv, qual_in, ins, dels,
            subst, dp_gt, dp_site, nvaf, dvaf, smpl, vaf_snv, vaf_indel, af_hwe, usr_ts,
-           usr_tv, chrom, maf):
+           usr_tv, chrom, maf, ring, ring_state, skip, scratch):
     m_af = params[P_M_AF]
     dp_min = params[P_DP_MIN]
     dp_max = params[P_DP_MAX]
     dp_step = params[P_DP_STEP]
     m_vals = dp_gt.size
-    n_sel = sample_idx.size
     with_samples = params[P_SAMPLES] != 0
-    max_al = 64
-    a_beg = np.empty(max_al, np.int64)
-    a_len = np.empty(max_al, np.int64)
-    a_type = np.empty(max_al, np.int64)
-    a_n = np.empty(max_al, np.int64)
-    iaf = np.zeros(max_al, np.int64)
-    ac = np.zeros(max_al, np.int64)
+    # `zero` is read from memory so that LLVM keeps the zeroing loops as loops: as memset
+    # calls, the precompiled kernel would need a symbol MCJIT does not resolve (vnative)
+    zero = scratch[1, SCRATCH_W - 1]  # never written: n_allele < SCRATCH_W
+    a_beg = scratch[0]
+    a_len = scratch[1]
+    a_type = scratch[2]
+    a_n = scratch[3]
+    iaf = scratch[4]
+    ac = scratch[5]
     for k in range(n):
         h = heads[k]
         qual = _float_at(h, 20)
@@ -269,14 +283,6 @@ def update(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids, samp
             np.int64(h[31]) << 24)
         n_fmt = fs & 0xFF
         n_sample = fs >> 8
-        if n_allele > max_al:
-            max_al = 2 * n_allele
-            a_beg = np.empty(max_al, np.int64)
-            a_len = np.empty(max_al, np.int64)
-            a_type = np.empty(max_al, np.int64)
-            a_n = np.empty(max_al, np.int64)
-            iaf = np.zeros(max_al, np.int64)
-            ac = np.zeros(max_al, np.int64)
         buf = shared
         p = s_off[k]
         # ID
@@ -302,6 +308,17 @@ def update(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids, samp
                             ok = True
             if not ok:
                 continue
+        if skip[k]:
+            # dropped by -i/-e after the reader returned it: it took its bcf1_t of the
+            # ring; its ALT lengths were set only when the expression typed the alleles
+            slot = ring_state[0] % RING
+            ring_state[0] += 1
+            if skip[k] == 2:
+                for i in range(1, min(n_allele, RING_W)):
+                    vt, vn = variant_type(buf, a_beg[0], a_len[0], a_beg[i], a_len[i])
+                    if vn != N_STALE:
+                        ring[slot, i] = vn
+            continue
         # INFO
         info_dp_n = 0
         info_dp = np.int64(0)
@@ -346,6 +363,13 @@ def update(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids, samp
             line_type |= vt
         a_type[0] = 0
         a_n[0] = 0
+        slot = ring_state[0] % RING
+        ring_state[0] += 1
+        for i in range(1, n_allele):
+            if a_n[i] == N_STALE:
+                a_n[i] = ring[slot, i] if i < RING_W else 0
+            elif i < RING_W:
+                ring[slot, i] = a_n[i]
         # per-sample format pointers
         ibuf = indiv
         gt_p = np.int64(-1)
@@ -371,7 +395,7 @@ def update(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids, samp
                 p = q + cnt * _size(t) * n_sample
         # allele frequency bins (init_iaf)
         for i in range(n_allele):
-            iaf[i] = 0
+            iaf[i] = zero
         af1 = np.float32(-1)
         if params[P_AFTAG] >= 0:
             if aft_p >= 0 and params[P_AFTAG_FLOAT] and aft_t == 5 and aft_n > 0:
@@ -393,7 +417,7 @@ def update(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids, samp
             if an >= 0 and ac_p >= 0:
                 nac = np.int64(0)
                 for i in range(n_allele):
-                    ac[i] = 0
+                    ac[i] = zero
                 for x in range(ac_n):
                     if x + 1 < n_allele:
                         ac[x + 1] = _int_at(buf, ac_p + x * _size(ac_t), ac_t)
@@ -404,11 +428,13 @@ def update(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids, samp
                 have = True
             elif with_samples and gt_p >= 0:
                 for i in range(n_allele):
-                    ac[i] = 0
+                    ac[i] = zero
                 sz = _size(gt_t)
                 vend = _missing(gt_t) + 1
-                for s in range(n_sel):
-                    base = gt_p + sample_idx[s] * gt_n * sz
+                # bcf_calc_ac counts every sample of the record: bcftools stats selects
+                # samples in its synced reader, the records keep all of them
+                for s in range(n_sample):
+                    base = gt_p + s * gt_n * sz
                     for x in range(gt_n):
                         v = _int_at(ibuf, base + x * sz, gt_t)
                         if v == vend:
@@ -513,7 +539,7 @@ def update(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids, samp
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _user_stats(buf, p0, n_allele, a_beg, a_len, n_info, usr_id, usr_idx, usr_float,
                 usr_min, usr_max, usr_nbins, vals):
     if usr_id.size == 0:
@@ -568,7 +594,7 @@ def _user_stats(buf, p0, n_allele, a_beg, a_len, n_info, usr_id, usr_idx, usr_fl
             vals[u, idx] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _gt_type(ibuf, base, t, n):
     """bcf_gt_type: (class, ial, jal) with allele indexes (0 = REF)."""
     sz = _size(t)
@@ -612,18 +638,19 @@ def _gt_type(ibuf, base, t, n):
     return GT_HET_RA, ial, jal
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _vaf_one(ibuf, ad_base, ad_t, ad_n, allele, total):
-    """The fraction of reads for `allele` in AD, or -1 when it cannot be taken."""
-    if allele >= ad_n or total <= 0:
-        return -1.0
+    """AD[allele] / total, or NaN when it is not taken (no such value, missing, zero AD,
+    zero total)."""
+    if allele >= ad_n or total == 0:
+        return np.nan
     v = _int_at(ibuf, ad_base + allele * _size(ad_t), ad_t)
-    if v == _missing(ad_t) or v == _missing(ad_t) + 1 or v <= 0:
-        return -1.0
-    return v / total
+    if v == _missing(ad_t) or v == _missing(ad_t) + 1 or v == 0:
+        return np.nan
+    return np.float32(v) / np.float32(total)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _sample_stats(ibuf, buf, a_beg, a_len, a_type, a_n, n_allele, iaf, gt_p, gt_t, gt_n,
                   dpf_p, dpf_t, dpf_n, ad_p, ad_t, ad_n, sample_idx, smpl, vaf_snv,
                   vaf_indel,
@@ -641,35 +668,55 @@ def _sample_stats(ibuf, buf, a_beg, a_len, a_type, a_n, n_allele, iaf, gt_p, gt_
         for s in range(n_sel):
             si = sample_idx[s]
             gt, ial, jal = _gt_type(ibuf, gt_p + si * gt_n * gsz, gt_t, gt_n)
-            if gt == GT_UNKN:
-                smpl[s, PS_MISSING] += 1
-                continue
             if gt != GT_HOM_RR and ad_p >= 0:
+                # bcftools 1.24: the fraction is AD[allele] over FORMAT/DP when the record
+                # has FORMAT/DP (a missing or zero DP skips the genotype), else over the
+                # sum of the non-missing AD values. IDD takes every fraction, the VAF
+                # histogram only those within [0, 1]. A missing genotype takes the ALT
+                # with the most reads; a second ALT with as many reads as the first is
+                # not counted again.
                 base = ad_p + si * ad_n * asz
+                vend_ad = _missing(ad_t) + 1
+                if gt == GT_UNKN:
+                    best = np.int64(0)
+                    ial = 0
+                    jal = 0
+                    for x in range(1, ad_n):
+                        v = _int_at(ibuf, base + x * asz, ad_t)
+                        if v == vend_ad:
+                            break
+                        if v == _missing(ad_t):
+                            continue
+                        if ial == 0 or v > best:
+                            best = v
+                            ial = x
                 total = 0
-                for x in range(ad_n):
-                    v = _int_at(ibuf, base + x * asz, ad_t)
-                    if v == _missing(ad_t) + 1:
-                        break
-                    if v == _missing(ad_t):
-                        continue
-                    total += v
-                snv_mask = np.int64(0)
-                indel_mask = np.int64(0)
+                if dpf_p >= 0:
+                    dsz = _size(dpf_t)
+                    dv = _int_at(ibuf, dpf_p + si * dpf_n * dsz, dpf_t)
+                    if dv != _missing(dpf_t) and dv != _missing(dpf_t) + 1:
+                        total = dv
+                else:
+                    for x in range(ad_n):
+                        v = _int_at(ibuf, base + x * asz, ad_t)
+                        if v == vend_ad:
+                            break
+                        if v == _missing(ad_t):
+                            continue
+                        total += v
+                first_ad = np.int64(-1)
                 for w in range(2):
                     a = ial if w == 0 else jal
-                    if a <= 0 or (w == 1 and a == ial) or a >= n_allele:
+                    if a <= 0 or (w == 1 and a == ial) or a >= n_allele or a >= ad_n:
+                        continue
+                    v = _int_at(ibuf, base + a * asz, ad_t)
+                    if w == 0:
+                        first_ad = v
+                    elif v == first_ad:
                         continue
                     vaf = _vaf_one(ibuf, base, ad_t, ad_n, a, total)
-                    if vaf < 0:
+                    if vaf != vaf:
                         continue
-                    b = np.int64(vaf * 20 + 0.5)
-                    if b > 20:
-                        b = 20
-                    if a_type[a] & VT_SNP:
-                        snv_mask |= np.int64(1) << b
-                    else:
-                        indel_mask |= np.int64(1) << b
                     ln = a_n[a]
                     if ln < -M_INDEL:
                         ln = -M_INDEL
@@ -677,11 +724,16 @@ def _sample_stats(ibuf, buf, a_beg, a_len, a_type, a_n, n_allele, iaf, gt_p, gt_
                         ln = M_INDEL
                     nvaf[M_INDEL + ln] += 1
                     dvaf[M_INDEL + ln] += vaf
-                for b in range(N_VAF):
-                    if snv_mask & (np.int64(1) << b):
+                    if vaf < 0 or vaf > 1:
+                        continue
+                    b = np.int64(np.rint(vaf * np.float32(20)))  # halves to even
+                    if a_type[a] & VT_SNP:
                         vaf_snv[s, b] += 1
-                    if indel_mask & (np.int64(1) << b):
+                    else:
                         vaf_indel[s, b] += 1
+            if gt == GT_UNKN:
+                smpl[s, PS_MISSING] += 1
+                continue
             if gt == GT_HAPL_R or gt == GT_HAPL_A:
                 if gt == GT_HAPL_R:
                     smpl[s, PS_HAPREF] += 1

@@ -1,0 +1,183 @@
+"""The variant statistics kernels callable without numba.
+
+`vkernels.update` and `vreadk.read_loop` are precompiled as a `nativekit.KernelSet`
+(numba cfuncs -> object files in the numba cache directory, loaded with llvmlite's MCJIT
+in ~10 ms) and called through ctypes: a stats run then neither imports numba nor
+initialises its JIT target (together ~1 s per process, as long as the whole pass over a
+million sites). Each kernel takes a table of array addresses and a table of their element
+counts (and second dimensions), built here per call. When the native set is unavailable
+(GFCLI_NO_NATIVE=1, or a build failure) the numba kernels run on the same arrays.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from gfcli.engine.bam.nativekit import I64, KernelSet, P
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+RING = 3  # bcf1_t the synced reader cycles through (vkernels.N_STALE)
+RING_W = 64  # ALT indexes the ring remembers
+SCRATCH_W = 1 << 16  # n_allele is 16 bits: update's per-allele scratch rows never grow
+
+# vkernels.update's arguments after `n`, in order: (name, numpy dtype, rank). For rank 2 the
+# second dimension travels in `lens` right after the element count.
+UPDATE_ARGS: tuple[tuple[str, Any, int], ...] = (
+    ("heads", np.uint8, 2), ("s_off", np.int64, 1), ("shared", np.uint8, 1),
+    ("i_off", np.int64, 1), ("indiv", np.uint8, 1), ("params", np.int64, 1),
+    ("bins", np.float32, 1), ("filter_ids", np.int64, 1), ("sample_idx", np.int64, 1),
+    ("usr_id", np.int64, 1), ("usr_idx", np.int64, 1), ("usr_float", np.int64, 1),
+    ("usr_min", np.float32, 1), ("usr_max", np.float32, 1), ("usr_nbins", np.int64, 1),
+    ("sn", np.int64, 1), ("af_ts", np.int64, 1), ("af_tv", np.int64, 1),
+    ("af_snps", np.int64, 1), ("af_indels", np.int64, 1), ("qual_ts", np.int64, 1),
+    ("qual_tv", np.int64, 1), ("qual_in", np.int64, 1), ("ins", np.int64, 1),
+    ("dels", np.int64, 1), ("subst", np.int64, 1), ("dp_gt", np.int64, 1),
+    ("dp_site", np.int64, 1), ("nvaf", np.int64, 1), ("dvaf", np.float64, 1),
+    ("smpl", np.int64, 2), ("vaf_snv", np.int64, 2), ("vaf_indel", np.int64, 2),
+    ("af_hwe", np.int64, 1), ("usr_ts", np.int64, 2), ("usr_tv", np.int64, 2),
+    ("chrom", np.int64, 1), ("maf", np.int64, 1), ("ring", np.int64, 2),
+    ("ring_state", np.int64, 1), ("skip", np.uint8, 1), ("scratch", np.int64, 2),
+)
+N_UPDATE = len(UPDATE_ARGS)
+READ_ARGS: tuple[tuple[str, Any, int], ...] = (
+    ("heads", np.uint8, 2), ("s_off", np.int64, 1), ("shared", np.uint8, 1),
+    ("i_off", np.int64, 1), ("indiv", np.uint8, 1), ("out", np.int64, 1),
+)
+N_READ_INTS = 7  # read, fp, hdr, rec, bgzf, end, pending
+
+SIGNATURES: dict[str, tuple[Any, ...]] = {
+    # ([n]*, ptrs*, lens*) -> vkernels.update's result
+    "stats_update": (I64, P, P, P),
+    # ([read, fp, hdr, rec, bgzf, end, pending]*, ptrs*, lens*) -> 0 (results in `out`)
+    "read_loop": (I64, P, P, P),
+}
+
+
+def _source(name: str, spec, call: str, n_ints: int) -> str:
+    """A cfunc wrapper's source: each carray needs its literal dtype and rank."""
+    lines = [f"def {name}(intsp, ptrsp, lensp):",
+             f"    ints = carray(intsp, ({max(n_ints, 1)},))",
+             f"    ptrs = carray(ptrsp, ({len(spec)},))",
+             f"    lens = carray(lensp, ({2 * len(spec)},))"]
+    names = [f"ints[{i}]" for i in range(n_ints)]
+    for i, (_arg, dtype, rank) in enumerate(spec):
+        shape = f"(lens[{2 * i}] // max(lens[{2 * i + 1}], 1), lens[{2 * i + 1}])" \
+            if rank == 2 else f"(lens[{2 * i}],)"
+        lines.append(f"    a{i} = carray(_voidptr(ptrs[{i}]), {shape}, "
+                     f"np.{np.dtype(dtype).name})")
+        names.append(f"a{i}")
+    lines.append(f"    return {call}({', '.join(names)})")
+    return "\n".join(lines)
+
+
+def _build() -> dict[str, Any]:
+    from numba import carray, cfunc, types
+
+    from gfcli.engine.stats import vkernels, vreadk
+
+    i64p = types.CPointer(types.int64)
+    scope = {"carray": carray, "_voidptr": vreadk._voidptr, "np": np,
+             "update": vkernels.update, "read_loop": vreadk.read_loop}
+    exec(_source("upd", UPDATE_ARGS, "update", 1), scope)  # noqa: S102 - from the tables
+    exec(_source("rd", READ_ARGS, "read_loop", N_READ_INTS), scope)  # noqa: S102
+    sig = types.int64(i64p, i64p, i64p)
+    return {"stats_update": cfunc(sig)(scope["upd"]), "read_loop": cfunc(sig)(scope["rd"])}
+
+
+KERNELS = KernelSet(
+    "vstats",
+    [os.path.join(_HERE, "vkernels.py"), os.path.join(_HERE, "vreadk.py"),
+     os.path.abspath(__file__),
+     os.path.join(os.path.dirname(_HERE), "bam", "nativekit.py")],
+    SIGNATURES,
+    _build,
+)
+
+
+_SYMBOLS_ADDED = False
+
+
+def _add_libc_symbols() -> None:
+    """LLVM turns zeroing/copy loops into memset/memcpy calls; MCJIT resolves external
+    symbols only from what was registered (numba registers them when its JIT starts, which
+    a process that never imports numba skips), so register the C library's."""
+    global _SYMBOLS_ADDED
+    if _SYMBOLS_ADDED:
+        return
+    import ctypes
+
+    import llvmlite.binding as llvm
+
+    libc = ctypes.CDLL(None)
+    for name in ("memset", "memcpy", "memmove", "memcmp"):
+        llvm.add_symbol(name, ctypes.cast(getattr(libc, name), ctypes.c_void_p).value)
+    _SYMBOLS_ADDED = True
+
+
+def _load() -> dict[str, Callable[..., int]] | None:
+    if os.environ.get("GFCLI_NO_NATIVE"):
+        return None
+    try:
+        _add_libc_symbols()
+    except Exception:  # pragma: no cover - llvmlite missing: the numba kernels then
+        return None
+    return KERNELS.load()
+
+
+def preload() -> None:
+    """Load (building once per machine) the native kernels: call in the parent before the
+    workers fork, so they share the code instead of each loading it."""
+    _load()
+
+
+def _tables(spec, arrays) -> tuple[np.ndarray, np.ndarray]:
+    ptrs = np.empty(len(spec), np.int64)
+    lens = np.empty(2 * len(spec), np.int64)
+    for i, ((name, dtype, rank), arr) in enumerate(zip(spec, arrays, strict=True)):
+        if arr.dtype != dtype or not arr.flags.c_contiguous:
+            raise TypeError(f"{name}: {arr.dtype}, contiguous={arr.flags.c_contiguous}")
+        ptrs[i] = arr.ctypes.data
+        lens[2 * i] = arr.size
+        lens[2 * i + 1] = arr.shape[1] if rank == 2 else 1
+    return ptrs, lens
+
+
+def update() -> Callable[..., int]:
+    """vkernels.update(n, *arrays), native when available."""
+    native = _load()
+    if native is None:
+        from gfcli.engine.stats import vkernels
+
+        return vkernels.update
+    fn = native["stats_update"]
+
+    def call(n, *arrays):
+        ints = np.array([n], np.int64)
+        ptrs, lens = _tables(UPDATE_ARGS, arrays)
+        return fn(ints.ctypes.data, ptrs.ctypes.data, lens.ctypes.data)
+
+    return call
+
+
+def read_loop() -> Callable[..., int]:
+    """vreadk.read_loop(read, fp, hdr, rec, bgzf, end, pending, *arrays), native when
+    available."""
+    native = _load()
+    if native is None:
+        from gfcli.engine.stats import vreadk
+
+        return vreadk.read_loop
+    fn = native["read_loop"]
+
+    def call(read, fp, hdr, rec, bgzf, end, pending, *arrays):
+        ints = np.array([read, fp, hdr, rec, bgzf, end, pending], np.int64)
+        ptrs, lens = _tables(READ_ARGS, arrays)
+        return fn(ints.ctypes.data, ptrs.ctypes.data, lens.ctypes.data)
+
+    return call
+
