@@ -14,14 +14,15 @@ is re-raised in the parent.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from functools import reduce
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+if TYPE_CHECKING:  # the pool machinery costs ~10 ms to import; serial runs never need it
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 C = TypeVar("C")
 R = TypeVar("R")
@@ -59,7 +60,9 @@ def _worker_init() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _mp_context() -> multiprocessing.context.BaseContext:
+def _mp_context() -> Any:
+    import multiprocessing
+
     # fork starts workers in milliseconds and shares the parent's imports; the
     # parent starts the pool before any helper thread exists.
     if "fork" in multiprocessing.get_all_start_methods():
@@ -77,6 +80,8 @@ class ProcessRunner:
 
     def _ensure_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
+            from concurrent.futures import ProcessPoolExecutor
+
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=_mp_context(), initializer=_worker_init
             )

@@ -667,8 +667,12 @@ def make_view_plan(req: ViewRequest, inp: Input) -> ViewPlan:
         chunks = []
 
     header_only = req.other_header_flag or req.header_only
-    if inp.format == sniff.BAM and out.kind == sinks.SAM_TEXT and not header_only:
+    region_query = any(chunk.kind == REGION for chunk in chunks)
+    if inp.format == sniff.BAM and out.kind == sinks.SAM_TEXT and not header_only and (
+        not region_query
+    ):
         # Load the precompiled kernels before the pool forks, so workers inherit them.
+        # Region queries format through htslib (`_raw_sam_possible`) and skip the load.
         from gfcli.engine.bam.rawkernels import KERNELS
 
         KERNELS.load()

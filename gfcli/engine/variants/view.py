@@ -776,8 +776,10 @@ def make_view_plan(req, inp: Input, header_lines: tuple[bytes, ...] = ()):
     else:
         probe.close()
     formatter = VariantFormatter(settings)
+    # Region queries stay on plain htslib: their outputs are small, and loading numpy and
+    # the kernels would cost more than the query (the roadmap's target is < 100 ms).
     if (out_type.kind in (VCF_TEXT, VCF_BGZF) and samples is None and not sites_only
-            and targets is None
+            and targets is None and regions is None
             and not is_stream and inp.format == sniff.VCF and inp.compression == sniff.BGZF):
         # Records pass unchanged: the raw-text path copies every line htslib would write
         # back as it is (and parses the others), like `gfcli filter` without an expression.
