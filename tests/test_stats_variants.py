@@ -98,6 +98,17 @@ def test_samples_exclude(data):
                         data["gz"])) == expected
 
 
+def test_bcf_read_in_place_equals_htslib(data):
+    """BGZF BCF is inflated by gfcli and read in place; the same numbers as through
+    htslib's bcf_read (GFCLI_STATS_DIRECT_BCF=0), indexed or not, -@1 or -@2."""
+    off = {"GFCLI_STATS_DIRECT_BCF": "0"}
+    for key in ("bcf", "noidx_bcf"):
+        for args in ((), ("-s", "-"), ("-s", "S3,S1"), ("-s", "-", "-@", "2")):
+            small = {"GFCLI_CHUNK_BYTES": "3000"}
+            assert _gfcli(*args, data[key], env=small).splitlines()[2:] == \
+                _gfcli(*args, data[key], env={**off, **small}).splitlines()[2:]
+
+
 def test_expression_errors(data):
     run = subprocess.run(["gfcli", "stats", "-i", "QUAL>", data["gz"]], capture_output=True,
                          text=True, check=False)

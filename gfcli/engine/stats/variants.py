@@ -136,6 +136,33 @@ class VariantStats:
             raise DataError("incorrect AN/AC counts (AN smaller than the sum of AC)"
                             if r >= 0 else "genotype allele index out of range")
 
+    # -- pickling (chunk results travel from the workers): large counters sparse --------
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        packed = {}
+        for name, arr in self.a.items():
+            if arr.size > 4096:
+                flat = arr.reshape(-1)
+                nz = np.flatnonzero(flat)
+                packed[name] = (arr.shape, arr.dtype.str, nz, flat[nz])
+            else:
+                packed[name] = arr
+        state["a"] = packed
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        arrays = {}
+        for name, value in state["a"].items():
+            if isinstance(value, tuple):
+                shape, dtype, nz, vals = value
+                arr = np.zeros(shape, np.dtype(dtype))
+                arr.reshape(-1)[nz] = vals
+                arrays[name] = arr
+            else:
+                arrays[name] = value
+        state["a"] = arrays
+        self.__dict__.update(state)
+
     def __iadd__(self, other: VariantStats) -> VariantStats:
         if not isinstance(other, VariantStats):
             return NotImplemented
@@ -297,6 +324,7 @@ class _Task:
     targets: object
     select_samples: str | None  # what to give bcf_hdr_set_samples (None: all; "": none)
     expr: object = None  # variants.filter.FilterSpec for -i/-e, or None
+    direct_bcf: bool = False  # BGZF BCF file without targets: vbcfdirect reads it
 
     def __call__(self, chunk) -> VariantStats:
         acc = VariantStats(self.settings, list(self.files), list(self.contigs))
@@ -328,8 +356,12 @@ def _prepared_state(task: _Task):
     return st
 
 
+# BGZF BCF inflated by gfcli's libdeflate layer and read in place (off only to compare)
+DIRECT_BCF = os.environ.get("GFCLI_STATS_DIRECT_BCF", "1") != "0"
+
+
 def _batches(task: _Task, chunk):
-    from gfcli.engine.chunks import OFFSETS, REGION
+    from gfcli.engine.chunks import OFFSETS, REGION, STREAM
     from gfcli.engine.stats import vcfraw
     from gfcli.engine.variants import hts
     from gfcli.engine.variants import view as vview
@@ -348,6 +380,15 @@ def _batches(task: _Task, chunk):
                     items = []
         if items:
             yield _targeted(task, st, vcfraw.records_to_batch(items))
+        return
+    if task.direct_bcf and chunk.kind in (OFFSETS, STREAM):
+        reader = getattr(st, "_stats_direct", None)
+        if reader is None:
+            from gfcli.engine.stats.vbcfdirect import DirectReader
+
+            reader = st._stats_direct = DirectReader(st.s.path, st.s.display)
+        start = chunk.start if chunk.start is not None else st.after_header
+        yield from reader.batches(start, chunk.end)
         return
     L = st.L
     if chunk.kind == OFFSETS:
@@ -588,7 +629,7 @@ def compute(req: StatsRequest, inp) -> VariantStats:
         # errors in the expression before any work (exit 2, as gfcli filter)
         compile_expr(text, "variants", schema=vfilter.schema_from_header(
             probe._header_text(probe.hdr)), exclude=expr.exclude)
-    params = np.zeros(17, np.int64)
+    params = np.zeros(18, np.int64)
     params[0] = hid("DP")
     params[1] = hid("AC")
     params[2] = hid("AN")
@@ -648,8 +689,13 @@ def compute(req: StatsRequest, inp) -> VariantStats:
             chunk_list = [chunking.Chunk.stream()]
     display = "<STDIN>" if inp.is_stdin else inp.name
     # without -s the samples are dropped at parse time, unless the expression reads them
+    direct = (DIRECT_BCF and inp.format == sniff.BCF and inp.compression == sniff.BGZF
+              and not is_stream and targets is None and expr is None and regions is None)
+    # htslib's BCF reader ends a genotype at a type-missing value; read in place, the kernel
+    # does it (vkernels.P_GT_MISSING_ENDS)
+    params[17] = 1 if direct else 0
     task = _Task(settings_v, settings, (display,), tuple(contigs), kernel_inputs, targets,
-                 None if samples is not None or expr is not None else "", expr)
+                 None if samples is not None or expr is not None else "", expr, direct)
     parallel = not (len(chunk_list) == 1 and chunk_list[0].kind == chunking.STREAM)
     from gfcli.engine.stats import vnative
 

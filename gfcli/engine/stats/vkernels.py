@@ -50,8 +50,8 @@ N_STALE = -(1 << 40)
 # params (int64) layout
 (P_INFO_DP, P_INFO_AC, P_INFO_AN, P_AFTAG, P_FMT_GT, P_FMT_DP, P_FMT_AD, P_M_AF, P_NBINS,
  P_SAMPLES, P_DP_MIN, P_DP_MAX, P_DP_STEP, P_APPLY_FILTERS, P_FILTER_MISSING,
- P_INFO_DP_INT, P_AFTAG_FLOAT) = range(17)
-P_N = 17
+ P_INFO_DP_INT, P_AFTAG_FLOAT, P_GT_MISSING_ENDS) = range(18)
+P_N = 18
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -262,6 +262,7 @@ def update(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids, samp
     dp_step = params[P_DP_STEP]
     m_vals = dp_gt.size
     with_samples = params[P_SAMPLES] != 0
+    gt_me = params[P_GT_MISSING_ENDS] != 0
     # `zero` is read from memory so that LLVM keeps the zeroing loops as loops: as memset
     # calls, the precompiled kernel would need a symbol MCJIT does not resolve (vnative)
     zero = scratch[1, SCRATCH_W - 1]  # never written: n_allele < SCRATCH_W
@@ -437,7 +438,7 @@ def update(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids, samp
                     base = gt_p + s * gt_n * sz
                     for x in range(gt_n):
                         v = _int_at(ibuf, base + x * sz, gt_t)
-                        if v == vend:
+                        if v == vend or (gt_me and v == vend - 1):
                             break
                         al = v >> 1
                         if al == 0:
@@ -533,7 +534,7 @@ def update(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids, samp
             _sample_stats(ibuf, buf, a_beg, a_len, a_type, a_n, n_allele, iaf, gt_p, gt_t,
                           gt_n, dpf_p, dpf_t, dpf_n, ad_p, ad_t, ad_n, sample_idx, smpl, vaf_snv,
                           vaf_indel, nvaf, dvaf, af_hwe, dp_gt, dp_min, dp_max, dp_step,
-                          m_vals)
+                          m_vals, gt_me)
         if info_dp_n == 1:
             dp_site[_idist(info_dp, dp_min, dp_max, dp_step, m_vals)] += 1
     return n
@@ -594,9 +595,45 @@ def _user_stats(buf, p0, n_allele, a_beg, a_len, n_info, usr_id, usr_idx, usr_fl
             vals[u, idx] += 1
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def _gt2_i8(ibuf, base, missing_ends):
+    """_gt_type for the common encoding: int8 values, ploidy 2 (same results)."""
+    v0 = np.int64(ibuf[base])
+    v1 = np.int64(ibuf[base + 1])
+    if v0 >= 128:
+        v0 -= 256
+    if v1 >= 128:
+        v1 -= 256
+    if v0 == -127 or (missing_ends and v0 == -128):
+        return GT_UNKN, 0, 0
+    a0 = v0 >> 1
+    if a0 == 0:
+        return GT_UNKN, 0, 0
+    if v1 == -127 or (missing_ends and v1 == -128):
+        if a0 > 1:
+            return GT_HAPL_A, a0 - 1, 0
+        return GT_HAPL_R, 0, 0
+    a1 = v1 >> 1
+    if a1 == 0:
+        return GT_UNKN, 0, 0
+    if a0 <= 1:
+        if a1 <= 1:
+            return GT_HOM_RR, 0, 0
+        return GT_HET_RA, a1 - 1, 0
+    if a1 <= 1:
+        return GT_HET_RA, a0 - 1, 0
+    if a0 == a1:
+        return GT_HOM_AA, a0 - 1, 0
+    if a0 < a1:
+        return GT_HET_AA, a0 - 1, a1 - 1
+    return GT_HET_AA, a1 - 1, a0 - 1
+
+
 @njit(cache=True, error_model="numpy")
-def _gt_type(ibuf, base, t, n):
-    """bcf_gt_type: (class, ial, jal) with allele indexes (0 = REF)."""
+def _gt_type(ibuf, base, t, n, missing_ends):
+    """bcf_gt_type: (class, ial, jal) with allele indexes (0 = REF). `missing_ends`: a
+    value equal to the type's missing sentinel ends the genotype, as htslib's BCF reader
+    leaves it (raw BCF read in place, `vbcfdirect`); from VCF text it stays a value."""
     sz = _size(t)
     vend = _missing(t) + 1
     nals = 0
@@ -606,7 +643,7 @@ def _gt_type(ibuf, base, t, n):
     jal = 0
     for x in range(n):
         v = _int_at(ibuf, base + x * sz, t)
-        if v == vend:
+        if v == vend or (missing_ends and v == vend - 1):
             break
         if (v >> 1) == 0:
             return GT_UNKN, 0, 0
@@ -653,8 +690,8 @@ def _vaf_one(ibuf, ad_base, ad_t, ad_n, allele, total):
 @njit(cache=True, error_model="numpy")
 def _sample_stats(ibuf, buf, a_beg, a_len, a_type, a_n, n_allele, iaf, gt_p, gt_t, gt_n,
                   dpf_p, dpf_t, dpf_n, ad_p, ad_t, ad_n, sample_idx, smpl, vaf_snv,
-                  vaf_indel,
-                  nvaf, dvaf, af_hwe, dp_gt, dp_min, dp_max, dp_step, m_vals):
+                  vaf_indel, nvaf, dvaf, af_hwe, dp_gt, dp_min, dp_max, dp_step, m_vals,
+                  missing_ends):
     n_sel = sample_idx.size
     nref_tot = 0
     nhet_tot = 0
@@ -665,9 +702,14 @@ def _sample_stats(ibuf, buf, a_beg, a_len, a_type, a_n, n_allele, iaf, gt_p, gt_
         i_nref = 0
         gsz = _size(gt_t)
         asz = _size(ad_t)
+        fast_gt = gt_t == 1 and gt_n == 2
         for s in range(n_sel):
             si = sample_idx[s]
-            gt, ial, jal = _gt_type(ibuf, gt_p + si * gt_n * gsz, gt_t, gt_n)
+            if fast_gt:
+                gt, ial, jal = _gt2_i8(ibuf, gt_p + si * 2, missing_ends)
+            else:
+                gt, ial, jal = _gt_type(ibuf, gt_p + si * gt_n * gsz, gt_t, gt_n,
+                                        missing_ends)
             if gt != GT_HOM_RR and ad_p >= 0:
                 # bcftools 1.24: the fraction is AD[allele] over FORMAT/DP when the record
                 # has FORMAT/DP (a missing or zero DP skips the genotype), else over the
@@ -836,3 +878,47 @@ def _sample_stats(ibuf, buf, a_beg, a_len, a_type, a_n, n_allele, iaf, gt_p, gt_
                 dp_gt[_idist(d, dp_min, dp_max, dp_step, m_vals)] += 1
                 smpl[s, PS_NDP] += 1
                 smpl[s, PS_DP] += d
+
+
+@njit(cache=True, error_model="numpy")
+def split_bcf(start, end, buf, heads, s_off, i_off, out):
+    """Cut buf[start:end] (inflated BCF records) into a batch: for each whole record, the
+    32 leading bytes htslib's bcf_read leaves in bcf1_t (pos, rlen as int64, rid, qual,
+    n_info|n_allele, n_fmt|n_sample) and the offsets of its shared part after those fields
+    and of its per-sample part, both into `buf`. out = [records, offset after the last]."""
+    cap = heads.shape[0]
+    n = 0
+    p = start
+    while n < cap and p + 32 <= end:
+        l_shared = _int_at(buf, p, 3) & 0xFFFFFFFF
+        l_indiv = _int_at(buf, p + 4, 3) & 0xFFFFFFFF
+        q = p + 8 + l_shared + l_indiv
+        if q > end or l_shared < 24:
+            break
+        b = p + 8
+        h = heads[n]
+        pos = _int_at(buf, b + 4, 3)
+        rlen = _int_at(buf, b + 8, 3)
+        for j in range(8):
+            h[j] = (pos >> (8 * j)) & 0xFF
+            h[8 + j] = (rlen >> (8 * j)) & 0xFF
+        for j in range(4):
+            h[16 + j] = buf[b + j]  # rid
+            h[20 + j] = buf[b + 12 + j]  # qual
+            h[24 + j] = buf[b + 16 + j]  # n_info | n_allele << 16
+            h[28 + j] = buf[b + 20 + j]  # n_sample | n_fmt << 24
+        # bcf1_t keeps n_fmt:8 | n_sample:24 in the other order
+        n_sample = _int_at(buf, b + 20, 3) & 0xFFFFFF
+        n_fmt = (_int_at(buf, b + 20, 3) >> 24) & 0xFF
+        v = n_fmt | (n_sample << 8)
+        for j in range(4):
+            h[28 + j] = (v >> (8 * j)) & 0xFF
+        s_off[n] = b + 24
+        i_off[n] = b + l_shared
+        n += 1
+        p = q
+    s_off[n] = p
+    i_off[n] = p
+    out[0] = n
+    out[1] = p
+    return 0

@@ -49,12 +49,18 @@ READ_ARGS: tuple[tuple[str, Any, int], ...] = (
     ("i_off", np.int64, 1), ("indiv", np.uint8, 1), ("out", np.int64, 1),
 )
 N_READ_INTS = 7  # read, fp, hdr, rec, bgzf, end, pending
+SPLIT_ARGS: tuple[tuple[str, Any, int], ...] = (
+    ("buf", np.uint8, 1), ("heads", np.uint8, 2), ("s_off", np.int64, 1),
+    ("i_off", np.int64, 1), ("out", np.int64, 1),
+)
 
 SIGNATURES: dict[str, tuple[Any, ...]] = {
     # ([n]*, ptrs*, lens*) -> vkernels.update's result
     "stats_update": (I64, P, P, P),
     # ([read, fp, hdr, rec, bgzf, end, pending]*, ptrs*, lens*) -> 0 (results in `out`)
     "read_loop": (I64, P, P, P),
+    # ([start, end]*, ptrs*, lens*) -> 0 (records and next offset in `out`)
+    "split_bcf": (I64, P, P, P),
 }
 
 
@@ -82,11 +88,14 @@ def _build() -> dict[str, Any]:
 
     i64p = types.CPointer(types.int64)
     scope = {"carray": carray, "_voidptr": vreadk._voidptr, "np": np,
-             "update": vkernels.update, "read_loop": vreadk.read_loop}
+             "update": vkernels.update, "read_loop": vreadk.read_loop,
+             "split_bcf": vkernels.split_bcf}
     exec(_source("upd", UPDATE_ARGS, "update", 1), scope)  # noqa: S102 - from the tables
     exec(_source("rd", READ_ARGS, "read_loop", N_READ_INTS), scope)  # noqa: S102
+    exec(_source("spl", SPLIT_ARGS, "split_bcf", 2), scope)  # noqa: S102
     sig = types.int64(i64p, i64p, i64p)
-    return {"stats_update": cfunc(sig)(scope["upd"]), "read_loop": cfunc(sig)(scope["rd"])}
+    return {"stats_update": cfunc(sig)(scope["upd"]), "read_loop": cfunc(sig)(scope["rd"]),
+            "split_bcf": cfunc(sig)(scope["spl"])}
 
 
 KERNELS = KernelSet(
@@ -181,3 +190,24 @@ def read_loop() -> Callable[..., int]:
 
     return call
 
+
+
+def split_bcf() -> Callable[..., int]:
+    """split(buf, start, end, heads, s_off, i_off, out): vkernels.split_bcf, native when
+    available."""
+    native = _load()
+    if native is None:
+        from gfcli.engine.stats import vkernels
+
+        def jitted(buf, start, end, heads, s_off, i_off, out):
+            return vkernels.split_bcf(start, end, buf, heads, s_off, i_off, out)
+
+        return jitted
+    fn = native["split_bcf"]
+
+    def call(buf, start, end, heads, s_off, i_off, out):
+        ints = np.array([start, end], np.int64)
+        ptrs, lens = _tables(SPLIT_ARGS, (buf, heads, s_off, i_off, out))
+        return fn(ints.ctypes.data, ptrs.ctypes.data, lens.ctypes.data)
+
+    return call

@@ -154,9 +154,13 @@ def render(acc, req: StatsRequest, *, provenance: bool = True) -> str:
           f"\t0\t0\t{aind[i]}\n")
     w(QUAL_HELP)
     qts, qtv, qin = a["qual_ts"], a["qual_tv"], a["qual_in"]
-    for i in np.flatnonzero(qts + qtv + qin):
-        q = "." if i == 0 else f"{np.float32(0.1 * (i - 1)):.1f}"
-        w(f"QUAL\t0\t{q}\t{qts[i] + qtv[i]}\t{qts[i]}\t{qtv[i]}\t{qin[i]}\n")
+    nz = np.flatnonzero(qts + qtv + qin)
+    # the bin's value as bcftools prints it: the float 0.1*(i-1) with one decimal
+    labels = (0.1 * (nz - 1)).astype(np.float32).tolist()
+    for i, lab, t_s, t_v, t_i in zip(nz.tolist(), labels, qts[nz].tolist(), qtv[nz].tolist(),
+                                     qin[nz].tolist(), strict=True):
+        q = "." if i == 0 else f"{lab:.1f}"
+        w(f"QUAL\t0\t{q}\t{t_s + t_v}\t{t_s}\t{t_v}\t{t_i}\n")
     for u, (tag, idx, lo, hi, nb, is_float) in enumerate(s.user):
         w(f"# USR:{tag}/{idx}\t[2]id\t[3]{tag}/{idx}\t[4]number of SNPs\t"
           "[5]number of transitions (1st ALT)\t[6]number of transversions (1st ALT)\n")
