@@ -16,6 +16,7 @@ missingness and Ts/Tv) appear in `-O json` and `--pretty` only.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import os
 import re
 from dataclasses import asdict, dataclass, field
@@ -325,10 +326,20 @@ class _Task:
     select_samples: str | None  # what to give bcf_hdr_set_samples (None: all; "": none)
     expr: object = None  # variants.filter.FilterSpec for -i/-e, or None
     direct_bcf: bool = False  # BGZF BCF file without targets: vbcfdirect reads it
+    primes: tuple = ()  # (chunk start, earlier record start): records read to set the ring
 
     def __call__(self, chunk) -> VariantStats:
         acc = VariantStats(self.settings, list(self.files), list(self.contigs))
         ring = new_ring()
+        prime = dict(self.primes).get(chunk.start) if chunk.start is not None else None
+        if prime is not None and prime < chunk.start:
+            # the records before this chunk hold the ALT lengths its first symbolic ALTs
+            # show (vkernels.N_STALE): read them for the ring only
+            before = dataclasses.replace(chunk, start=prime, end=chunk.start)
+            for batch in _batches(self, before):
+                if batch.n:
+                    batch.skip = np.full(batch.n, 2, np.uint8)
+                    acc.update(batch, self.kernel_inputs, ring)
         for batch in _batches(self, chunk):
             if batch.n:
                 acc.update(batch, self.kernel_inputs, ring)
@@ -543,6 +554,33 @@ def _samples(req: StatsRequest, header_samples: list[str]) -> list[str] | None:
     return chosen
 
 
+PRIME_BACK = 4  # index offsets before a chunk's start read to set the ring
+
+
+def _primes(path: str, index, chunk_list) -> tuple:
+    """For each offset chunk after the first, a record start a few index entries earlier:
+    the records in between set the ring of ALT lengths (vkernels.N_STALE) as one pass
+    would have it when the chunk begins."""
+    from bisect import bisect_left
+
+    from gfcli.engine.chunks import normalise_voffset
+
+    starts = sorted(c.start for c in chunk_list if c.start is not None)
+    if not starts:
+        return ()
+    candidates = sorted(set(index.all_offsets()))
+    out = []
+    with open(path, "rb") as handle:
+        for start in starts:
+            k = bisect_left(candidates, start)
+            if k == 0:
+                continue
+            prime = normalise_voffset(handle, candidates[max(k - PRIME_BACK, 0)])
+            if prime < start:
+                out.append((start, prime))
+    return tuple(out)
+
+
 def compute(req: StatsRequest, inp) -> VariantStats:
     from gfcli.engine import chunks as chunking
     from gfcli.engine import sniff
@@ -558,6 +596,7 @@ def compute(req: StatsRequest, inp) -> VariantStats:
         raise UsageError("use either -s or -S, not both")
 
     is_stream = not inp.splittable
+    primes: tuple = ()
     vview._close_states()
     import uuid
 
@@ -683,6 +722,7 @@ def compute(req: StatsRequest, inp) -> VariantStats:
         index = chunking.index_for(inp.name, inp.index)
         if index is not None:
             chunk_list = chunking.plan_offset_chunks(inp.name, index)
+            primes = _primes(inp.name, index, chunk_list)
         elif inp.format == sniff.VCF:
             chunk_list = chunking.plan_text_chunks(inp.name)
         else:
@@ -695,7 +735,8 @@ def compute(req: StatsRequest, inp) -> VariantStats:
     # does it (vkernels.P_GT_MISSING_ENDS)
     params[17] = 1 if direct else 0
     task = _Task(settings_v, settings, (display,), tuple(contigs), kernel_inputs, targets,
-                 None if samples is not None or expr is not None else "", expr, direct)
+                 None if samples is not None or expr is not None else "", expr, direct,
+                 primes)
     parallel = not (len(chunk_list) == 1 and chunk_list[0].kind == chunking.STREAM)
     from gfcli.engine.stats import vnative
 

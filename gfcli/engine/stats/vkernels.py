@@ -236,6 +236,8 @@ def _idist(val, lo, hi, step, m_vals):
         return 0
     if val > hi:
         return m_vals - 1
+    if step == 1:  # the default: no integer division per genotype
+        return 1 + val - lo
     return 1 + (val - lo) // step
 
 
@@ -768,7 +770,8 @@ def _sample_stats(ibuf, buf, a_beg, a_len, a_type, a_n, n_allele, iaf, gt_p, gt_
                     dvaf[M_INDEL + ln] += vaf
                     if vaf < 0 or vaf > 1:
                         continue
-                    b = np.int64(np.rint(vaf * np.float32(20)))  # halves to even
+                    # the float fraction times 20, rounded to float, halves to even
+                    b = np.int64(np.rint(np.float32(np.float32(vaf) * np.float32(20))))
                     if a_type[a] & VT_SNP:
                         vaf_snv[s, b] += 1
                     else:
