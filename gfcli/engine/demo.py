@@ -41,7 +41,7 @@ def _steps(tmp: str) -> list[tuple[str, list[str]]]:
         ("Keep confident variants (bcftools -i syntax), and how the filter is planned",
          "filter", ["filter", "--explain", "-i", "QUAL>30 && INFO/DP>10", vcf]),
         ("bcftools stats summary numbers", "stats", ["stats", vcf]),
-        ("samtools depth over a region", "depth", ["depth", "-r", "chr1:100-110", bam]),
+        ("samtools depth over a region", "depth", ["depth", "-r", "chr1:1000-1010", bam]),
         ("Validate the VCF", "validate", ["validate", "--summary", vcf]),
     ]
     available = _available_commands()
