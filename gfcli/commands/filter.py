@@ -110,16 +110,7 @@ def filter_command(
                      "VCF and BAM/CRAM outputs always carry theirs.",
                      rich_help_panel=opt.OUTPUT),
     ] = False,
-    fields: Annotated[
-        str | None,
-        typer.Option(
-            "--fields",
-            help="Table outputs (-O tsv|json|parquet|arrow): extra INFO/FORMAT fields "
-            "(variants) or tags (reads), comma-separated, e.g. INFO/DP,FMT/GT or NM,MD.",
-            rich_help_panel=opt.OUTPUT,
-            metavar="LIST",
-        ),
-    ] = None,
+    fields: opt.TableFields = None,
     write_index: opt.WriteIndex = False,
     no_version: opt.NoVersion = False,
     regions: opt.Regions = None,

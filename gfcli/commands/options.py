@@ -56,6 +56,16 @@ OutputType = Annotated[
         metavar="TYPE",
     ),
 ]
+TableFields = Annotated[
+    str | None,
+    typer.Option(
+        "--fields",
+        help="Table outputs (-O tsv|json|parquet|arrow): extra INFO/FORMAT fields (variants) "
+        "or tags (alignments), comma-separated, e.g. INFO/DP,FMT/GT or NM,MD.",
+        rich_help_panel=OUTPUT,
+        metavar="LIST",
+    ),
+]
 WriteIndex = Annotated[
     bool,
     typer.Option(

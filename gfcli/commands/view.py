@@ -68,16 +68,7 @@ def view(
         typer.Option("-c", "--count", help="Print only the number of records.",
                      rich_help_panel=opt.OUTPUT),
     ] = False,
-    fields: Annotated[
-        str | None,
-        typer.Option(
-            "--fields",
-            help="Table outputs: extra INFO/FORMAT fields (variants) or tags (alignments), "
-            "comma-separated, e.g. INFO/DP,FMT/GT or NM,MD.",
-            rich_help_panel=opt.OUTPUT,
-            metavar="LIST",
-        ),
-    ] = None,
+    fields: opt.TableFields = None,
     write_index: opt.WriteIndex = False,
     no_version: opt.NoVersion = False,
     regions: opt.Regions = None,
