@@ -2,10 +2,11 @@
 
 numba caches next to the source (`__pycache__`) when that is writable, else in a
 user-wide directory, and fails when neither is (read-only site-packages in a container
-whose HOME is not writable). gfcli keeps the in-tree default when the package directory
-is writable and otherwise points NUMBA_CACHE_DIR at $XDG_CACHE_HOME/gfcli/numba
-(~/.cache/gfcli/numba), or a per-user temp directory when that cannot be created either.
-A user's own NUMBA_CACHE_DIR always wins.
+whose HOME is not writable). gfcli points NUMBA_CACHE_DIR at $XDG_CACHE_HOME/gfcli/numba
+(~/.cache/gfcli/numba): caches inside site-packages outlive `pip uninstall` and turn the
+leftover `gfcli/` folder into a namespace package that shadows the next install. When that
+directory cannot be created, the package's own `__pycache__` (if writable), else a
+per-user temp directory. A user's own NUMBA_CACHE_DIR always wins.
 
 Every module that defines kernels imports numba through `load_numba()`.
 """
@@ -32,16 +33,16 @@ def cache_dir() -> str | None:
     """The directory to give NUMBA_CACHE_DIR, or None to keep numba's in-tree default."""
     if os.environ.get("NUMBA_CACHE_DIR"):
         return os.environ["NUMBA_CACHE_DIR"]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    user = os.path.join(base, "gfcli", "numba")
+    if _writable_dir(user):
+        return user
     package_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     pycache = os.path.join(package_dir, "engine", "bam", "__pycache__")
     if os.access(package_dir, os.W_OK) and (
         not os.path.exists(pycache) or os.access(pycache, os.W_OK)
     ):
         return None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    user = os.path.join(base, "gfcli", "numba")
-    if _writable_dir(user):
-        return user
     uid = os.getuid() if hasattr(os, "getuid") else "user"
     fallback = os.path.join(tempfile.gettempdir(), f"gfcli-numba-{uid}")
     if _writable_dir(fallback):
