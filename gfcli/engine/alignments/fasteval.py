@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gfcli.engine.expr.ast import Binary, Call, Node, Num, RField, Str, Tag, Unary
+from gfcli.engine.expr.eval_reads import arithmetic
 
 FLAG_BITS = {
     "paired": 0x1, "proper_pair": 0x2, "unmap": 0x4, "munmap": 0x8, "reverse": 0x10,
@@ -153,24 +154,7 @@ class NumericEvaluator:
             return _num(res.astype(np.float64), res)
         both = a.exists & b.exists
         if op in ("*", "/", "%", "+", "-", "&", "|", "^"):
-            x, y = np.where(both, a.d, 0.0), np.where(both, b.d, 1.0)
-            with np.errstate(all="ignore"):
-                if op == "*":
-                    d = x * y
-                elif op == "/":
-                    d = x / y
-                elif op == "%":
-                    yi = np.trunc(y).astype(np.int64)
-                    ok = yi != 0
-                    d = np.where(ok, np.fmod(np.trunc(x), np.where(ok, yi, 1)), np.nan)
-                elif op == "+":
-                    d = x + y
-                elif op == "-":
-                    d = x - y
-                else:
-                    xi, yi = np.trunc(x).astype(np.int64), np.trunc(y).astype(np.int64)
-                    d = {"&": xi & yi, "|": xi | yi, "^": xi ^ yi}[op].astype(np.float64)
-            d = np.where(both, d, np.nan)
+            d = arithmetic(op, a.d, b.d, both)
             with np.errstate(invalid="ignore"):
                 return _num(d, ~np.isnan(d) & (d != 0))
         if op in ("==", "!=", "<", "<=", ">", ">="):

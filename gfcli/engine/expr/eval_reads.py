@@ -49,6 +49,29 @@ class RV:
         return self.t | (self.is_str & nonnull) | num
 
 
+def arithmetic(op: str, a: np.ndarray, b: np.ndarray, both: np.ndarray) -> np.ndarray:
+    """`* / % + - & | ^` as hts_expr computes them on numbers (NaN where either side is
+    undefined or the result is); shared by the reference and the fast read evaluators."""
+    x, y = np.where(both, a, 0.0), np.where(both, b, 1.0)
+    with np.errstate(all="ignore"):
+        if op == "*":
+            d = x * y
+        elif op == "/":
+            d = x / y
+        elif op == "%":
+            yi = np.trunc(y).astype(np.int64)
+            ok = yi != 0
+            d = np.where(ok, np.fmod(np.trunc(x), np.where(ok, yi, 1)), np.nan)
+        elif op == "+":
+            d = x + y
+        elif op == "-":
+            d = x - y
+        else:
+            xi, yi = np.trunc(x).astype(np.int64), np.trunc(y).astype(np.int64)
+            d = {"&": xi & yi, "|": xi | yi, "^": xi ^ yi}[op].astype(np.float64)
+    return np.where(both, d, np.nan)
+
+
 def _num(d: np.ndarray, t: np.ndarray | None = None) -> RV:
     n = len(d)
     return RV(np.zeros(n, dtype=bool), np.full(n, None, dtype=object), d.astype(np.float64),
@@ -203,24 +226,7 @@ class ReadEvaluator:
         if op in ("*", "/", "%", "+", "-", "&", "|", "^"):
             self._fail(f"type mismatch: {op} applied to a string", node,
                        both & (a.is_str | b.is_str))
-            x, y = np.where(both, a.d, 0.0), np.where(both, b.d, 1.0)
-            with np.errstate(all="ignore"):
-                if op == "*":
-                    d = x * y
-                elif op == "/":
-                    d = x / y
-                elif op == "%":
-                    yi = np.trunc(y).astype(np.int64)
-                    ok = yi != 0
-                    d = np.where(ok, np.fmod(np.trunc(x), np.where(ok, yi, 1)), np.nan)
-                elif op == "+":
-                    d = x + y
-                elif op == "-":
-                    d = x - y
-                else:
-                    xi, yi = np.trunc(x).astype(np.int64), np.trunc(y).astype(np.int64)
-                    d = {"&": xi & yi, "|": xi | yi, "^": xi ^ yi}[op].astype(np.float64)
-            d = np.where(both, d, np.nan)
+            d = arithmetic(op, a.d, b.d, both)
             with np.errstate(invalid="ignore"):
                 return _num(d, ~np.isnan(d) & (d != 0))
         if op in ("=~", "!~"):
