@@ -284,6 +284,8 @@ class VariantEvaluator:
         an = ac.sum(axis=1).astype(np.float64)
         if node.name == "AN":
             return NumV(np.where(known, an, 0.0)[:, None], np.ones(n, dtype=np.int32))
+        if node.name in ("MAC", "MAF"):
+            return self._minor_allele(node.name, ac, known, nal, an)
         k = max(int(nal.max()) - 1, 1) if n else 1
         vals = np.full((n, k), np.nan)
         nv = np.zeros(n, dtype=np.int32)
@@ -301,15 +303,27 @@ class VariantEvaluator:
             else:
                 vals[r, : nal[r] - 1] = ac[r, 1 : nal[r]]
                 nv[r] = nal[r] - 1
-        anc = an[:, None]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            if node.name == "MAC":
-                vals = np.where(vals > anc * 0.5, anc - vals, vals)
-            elif node.name in ("AF", "MAF"):
-                vals = vals / anc
-                if node.name == "MAF":
-                    vals = np.where(vals > 0.5, 1 - vals, vals)
+        if node.name == "AF":
+            with np.errstate(invalid="ignore", divide="ignore"):
+                vals = vals / an[:, None]
         return NumV(vals, nv)
+
+    def _minor_allele(self, name: str, ac: np.ndarray, known: np.ndarray, nal: np.ndarray,
+                      an: np.ndarray) -> NumV:
+        """bcftools 1.24's MAC/MAF: one value per site, not one per ALT. The minor allele is
+        the least frequent allele with a non-zero count over REF and all ALTs (so on A/C,G
+        with counts 1,4,2 MAC is 1, the REF count); 0 when at most one allele was seen.
+        Subscripts are ignored (MAC[1] is MAC), probed against bcftools 1.24."""
+        n = self.n
+        vals = np.full((n, 1), np.nan)
+        for r in np.nonzero(known)[0]:
+            counts = ac[r, : nal[r]]
+            seen = counts[counts != 0]
+            vals[r, 0] = float(seen.min()) if seen.size >= 2 else 0.0
+        if name == "MAF":
+            with np.errstate(invalid="ignore", divide="ignore"):
+                vals = vals / an[:, None]
+        return NumV(vals, known.astype(np.int32))
 
     def info(self, node: Info):
         col = self.b.info.get(node.tag)
@@ -901,13 +915,21 @@ def _str_pair(x: str | None, y: str | None, op: str, ml, rx) -> bool:
     if x is None or y is None:
         return bool(ml[_has_missing(x if x is not None else y) + 1])
     if rx is not None:
+        if op == "!~":
+            # bcftools 1.24 quirk, reproduced on purpose: on string values (INFO/FORMAT
+            # strings, CHROM, REF, ALT, GT text) `!~` never sees the regex match, so every
+            # present value passes ('STR!~"^f"' keeps STR=foo too). Only an absent value
+            # can fail, through the missing logic (absent, ".", ".,." values against the
+            # pattern "."). README "Compatibility notes".
+            if all(p == "." for p in x.split(",")):
+                # probed: fails only against the pattern "." itself ("a,." passes here,
+                # while an absent value fails against it, above)
+                return bool(ml[1 + (y == ".")])
+            return True
         for p in x.split(","):
             if p == "." and ml[1]:
                 return True
-            hit = rx.search(p) is not None
-            if op == "!~":
-                hit = not hit
-            if hit:
+            if rx.search(p) is not None:
                 return True
         return False
     for p in x.split(","):
