@@ -55,7 +55,8 @@ P_OVERLAP = 8  # samtools -s / mosdepth mate-overlap correction
 P_TID = 9
 P_REG_BEG = 10
 P_REG_END = 11  # -1: no region
-N_PARAMS = 12
+P_OFFSET = 12  # samtools mode: diff[0] is this reference position (a segment's start)
+N_PARAMS = 13
 
 # state[]
 S_NEXT = 0
@@ -307,6 +308,7 @@ def depth_walk(buf, start, limit, end, params, diff, n_diff, spans, spans_cap, k
     tid_want = params[P_TID]
     reg_beg = params[P_REG_BEG]
     reg_end = params[P_REG_END]
+    off = params[P_OFFSET]
     p = start
     while p < limit:
         state[S_NEXT] = p
@@ -387,8 +389,8 @@ def depth_walk(buf, start, limit, end, params, diff, n_diff, spans, spans_cap, k
                         state[S_HASH_USED] += 1
                     keys[slot] = key
                     vals[slot * N_VALS] = endpos
-            if not _samtools_count(buf, cig, n_cigar, pos, qual, l_seq, min_bq, incl_del,
-                                   clip, diff, n_diff):
+            if not _samtools_count(buf, cig, n_cigar, pos - off, qual, l_seq, min_bq, incl_del,
+                                   clip - off, diff, n_diff):
                 state[S_NEXT] = q - 4
                 return BAD_CIGAR
             # The union of read spans: the rows samtools prints.
@@ -527,13 +529,35 @@ def _put_uint(out, o, v):
     return o + n
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _put_depth(out, o, v):
+    """A depth: almost always one to three digits, so those skip the generic loop."""
+    if v < 10:
+        out[o] = 48 + v
+        return o + 1
+    if v < 100:
+        out[o] = 48 + v // 10
+        out[o + 1] = 48 + v % 10
+        return o + 2
+    if v < 1000:
+        out[o] = 48 + v // 100
+        out[o + 1] = 48 + (v // 10) % 10
+        out[o + 2] = 48 + v % 10
+        return o + 3
+    return _put_uint(out, o, v)
+
+
 @njit(cache=True, nogil=True)
-def format_rows(name, n_name, cov, n_files, stride, ivals, n_ivals, resume, out, cap):
-    """samtools depth rows `NAME\\tPOS\\tD1[\\tD2...]\\n` for the positions in the
+def format_rows(name, n_name, cov, n_files, stride, off, ivals, n_ivals, resume, out, cap):
+    """samtools depth rows `NAME\tPOS\tD1[\tD2...]\n` for the positions in the
     intervals ivals[2k], ivals[2k+1] (0-based, half-open), from resume[0] (interval) and
-    resume[1] (position); cov[f * stride + pos] is file f's depth. Fills out[:cap] with
-    whole rows, returns the bytes written and updates `resume` (resume[0] == n_ivals at
-    the end)."""
+    resume[1] (position); cov[f * stride + pos - off] is file f's depth (0 past stride).
+    Fills out[:cap] with whole rows, returns the bytes written and updates `resume`
+    (resume[0] == n_ivals at the end).
+
+    Positions are consecutive within an interval, so a row's `NAME\tPOS\t` is the
+    previous row's prefix with POS incremented as a decimal string: a short copy and
+    usually one changed digit, instead of formatting every position."""
     o = 0
     k = resume[0]
     p = resume[1]
@@ -543,25 +567,61 @@ def format_rows(name, n_name, cov, n_files, stride, ivals, n_ivals, resume, out,
         b = ivals[2 * k + 1]
         if p < a:
             p = a
-        while p < b:
+        if p >= b:
+            k += 1
+            p = 0
+            continue
+        if o + row_max > cap:
+            resume[0] = k
+            resume[1] = p
+            return o
+        # First row of a run: the prefix written in full.
+        prev = o
+        for j in range(n_name):
+            out[o + j] = name[j]
+        o += n_name
+        out[o] = 9
+        o = _put_uint(out, o + 1, p + 1)
+        out[o] = 9
+        o += 1
+        plen = o - prev
+        while True:
+            for f in range(n_files):
+                i = p - off
+                v = cov[f * stride + i] if i < stride else 0
+                if v < 0:
+                    v = 0
+                if f:
+                    out[o] = 9
+                    o += 1
+                o = _put_depth(out, o, v)
+            out[o] = 10
+            o += 1
+            p += 1
+            if p >= b:
+                break
             if o + row_max > cap:
                 resume[0] = k
                 resume[1] = p
                 return o
-            for j in range(n_name):
-                out[o + j] = name[j]
-            o += n_name
-            out[o] = 9
-            o = _put_uint(out, o + 1, p + 1)
-            for f in range(n_files):
-                out[o] = 9
-                v = cov[f * stride + p] if p < stride else 0
-                if v < 0:
-                    v = 0
-                o = _put_uint(out, o + 1, v)
-            out[o] = 10
-            o += 1
-            p += 1
+            # Copy the prefix, then add one to POS (the digits before its last tab).
+            for j in range(plen):
+                out[o + j] = out[prev + j]
+            prev = o
+            d = o + plen - 2
+            while out[d] == 57:
+                out[d] = 48
+                d -= 1
+            if out[d] == 9:
+                # All nines: one digit more (1 then zeros), the prefix grows by one.
+                e = o + plen - 1
+                out[e] = 48
+                out[e + 1] = 9
+                out[d + 1] = 49
+                plen += 1
+            else:
+                out[d] += 1
+            o += plen
         k += 1
         p = 0
     resume[0] = k

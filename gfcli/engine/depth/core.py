@@ -22,12 +22,12 @@ from gfcli.engine.errors import DataError
 # native path does not import numba).
 OK, BAD_RECORD, TID_CHANGE, NEED_SPANS, NEED_HASH, NEED_POOL, PAST_END, UNSORTED, BAD_CIGAR = (
     0, -1, 1, 2, 3, 4, 5, 6, 7)
-N_PARAMS = 12
+N_PARAMS = 13
 N_STATE = 10
 N_VALS = 5
 S_NEXT, S_N_SPANS, S_SPAN_BEG, S_SPAN_END, S_HASH_USED, S_POOL_USED = 0, 1, 2, 3, 4, 5
 S_SEEN, S_COUNTED, S_LAST_POS, S_OTHER_TID = 6, 7, 8, 9
-P_TID, P_REG_BEG, P_REG_END = 9, 10, 11
+P_TID, P_REG_BEG, P_REG_END, P_OFFSET = 9, 10, 11, 12
 
 MARGIN = 1 << 16  # positions past a reference's end that reads may still cover
 
@@ -47,10 +47,11 @@ class CountRules:
     deletions: bool = False
     overlaps: bool = False  # samtools -s; mosdepth's mate-overlap correction
 
-    def params(self, tid: int, beg: int = 0, end: int | None = None) -> np.ndarray:
+    def params(self, tid: int, beg: int = 0, end: int | None = None,
+               offset: int = 0) -> np.ndarray:
         return np.array([self.mode, self.exclude, self.include, self.require, self.min_mapq,
                          self.min_len, self.min_bq, int(self.deletions), int(self.overlaps),
-                         tid, beg, -1 if end is None else end], dtype=np.int64)
+                         tid, beg, -1 if end is None else end, offset], dtype=np.int64)
 
 
 @dataclass
@@ -112,7 +113,8 @@ def _finish(tid: int, diff: np.ndarray, tables: _Tables, kernels: Any) -> RefCov
     return RefCoverage(tid, diff, spans, int(state[S_SEEN]), int(state[S_COUNTED]))
 
 
-def _start_ref(tables: _Tables, params: np.ndarray, tid: int, lengths: tuple[int, ...]) -> Any:
+def _start_ref(tables: _Tables, params: np.ndarray, tid: int, lengths: tuple[int, ...],
+               diff: np.ndarray | None = None) -> Any:
     params[P_TID] = tid
     state = tables.state
     for i in (S_N_SPANS, S_SEEN, S_COUNTED, S_LAST_POS):
@@ -120,24 +122,32 @@ def _start_ref(tables: _Tables, params: np.ndarray, tid: int, lengths: tuple[int
     state[S_SPAN_END] = -1
     if tables.rules.mode == MOSDEPTH:
         tables.reset_names()  # mosdepth's table of mates is per chromosome
+    if diff is not None:
+        return diff
     return np.zeros(lengths[tid] + 1 + MARGIN, dtype=np.int32)
 
 
 def iter_ref_coverage(batcher: Any, rules: CountRules, lengths: tuple[int, ...], name: str,
                       tid: int | None = None, beg: int = 0, end: int | None = None,
-                      tables: _Tables | None = None) -> Iterator[RefCoverage]:
+                      tables: _Tables | None = None,
+                      segment: np.ndarray | None = None) -> Iterator[RefCoverage]:
     """Coverage per reference of the records from the batcher's position on.
 
     With `tid`, only that reference is expected (an index chunk or region); the walk ends
     at the first record of another reference, or (with `end`) at the first record
     starting at or after `end`. Without, every reference of the stream is yielded in turn.
+    `segment` (samtools rules, with `tid`): a zeroed array that holds the difference
+    array of positions `beg` on instead of one of the whole reference; depth[i] is then
+    position beg + i (reads before `beg` count from it, those past the array's end stop
+    at it).
     """
     from gfcli.engine.depth.native import kernels as get_kernels
 
     k = get_kernels()
     tables = tables or _Tables(rules)
-    params = rules.params(-2 if tid is None else tid, beg, end)
-    diff = _start_ref(tables, params, tid, lengths) if tid is not None else None
+    params = rules.params(-2 if tid is None else tid, beg, end,
+                          beg if segment is not None else 0)
+    diff = _start_ref(tables, params, tid, lengths, segment) if tid is not None else None
     current = tid
     state = tables.state
     while True:

@@ -18,7 +18,7 @@ _I = ctypes.c_int64
 SIGNATURES: dict[str, tuple[Any, ...]] = {
     "depth_walk": (_I, _P, _I, _I, _I, _P, _P, _I, _P, _I, _P, _P, _I, _P, _I, _P),
     "hash_rehash": (_I, _P, _P, _I, _P, _P, _I),
-    "format_rows": (_I, _P, _I, _P, _I, _I, _P, _I, _P, _P, _I),
+    "format_rows": (_I, _P, _I, _P, _I, _I, _I, _P, _I, _P, _P, _I),
     "format_runs": (_I, _P, _I, _P, _I, _I, _P, _P, _I),
     "cumsum_inplace": (_I, _P, _I),
     "region_stats": (_I, _P, _I, _P, _P, _I, _I, _P, _P, _P, _P, _P, _I, _P, _I, _P, _P, _I),
@@ -50,9 +50,9 @@ def _build() -> dict[str, Any]:
         return k.hash_rehash(carray(okp, (ocap,)), carray(ovp, (ocap * k.N_VALS,)), ocap,
                              carray(kp, (cap,)), carray(vp, (cap * k.N_VALS,)), cap)
 
-    def rows(namep, n_name, covp, n_files, stride, ivalsp, n_ivals, resumep, outp, cap):
+    def rows(namep, n_name, covp, n_files, stride, off, ivalsp, n_ivals, resumep, outp, cap):
         return k.format_rows(carray(namep, (n_name,)), n_name, carray(covp, (n_files * stride,)),
-                             n_files, stride, carray(ivalsp, (2 * n_ivals,)), n_ivals,
+                             n_files, stride, off, carray(ivalsp, (2 * n_ivals,)), n_ivals,
                              carray(resumep, (2,)), carray(outp, (cap,)), cap)
 
     def runs(namep, n_name, covp, beg, end, resumep, outp, cap):
@@ -75,7 +75,8 @@ def _build() -> dict[str, Any]:
         "depth_walk": cfunc(i64(u8p, i64, i64, i64, i64p, i32p, i64, i64p, i64, i64p, i64p, i64,
                                 i64p, i64, i64p))(walk),
         "hash_rehash": cfunc(i64(i64p, i64p, i64, i64p, i64p, i64))(rehash),
-        "format_rows": cfunc(i64(u8p, i64, i32p, i64, i64, i64p, i64, i64p, u8p, i64))(rows),
+        "format_rows": cfunc(i64(u8p, i64, i32p, i64, i64, i64, i64p, i64, i64p, u8p,
+                                 i64))(rows),
         "format_runs": cfunc(i64(u8p, i64, i32p, i64, i64, i64p, u8p, i64))(runs),
         "cumsum_inplace": cfunc(i64(i32p, i64))(cumsum),
         "region_stats": cfunc(i64(i32p, i64, i64p, i64p, i64, i64, f64p, i64p, i64p, i64p, i64p,
@@ -120,8 +121,8 @@ class _Native:
     def hash_rehash(self, ok, ov, k, v) -> int:
         return int(self.f["hash_rehash"](_a(ok), _a(ov), len(ok), _a(k), _a(v), len(k)))
 
-    def format_rows(self, name, cov, n_files, stride, ivals, resume, out) -> int:
-        return int(self.f["format_rows"](_a(name), len(name), _a(cov), n_files, stride,
+    def format_rows(self, name, cov, n_files, stride, off, ivals, resume, out) -> int:
+        return int(self.f["format_rows"](_a(name), len(name), _a(cov), n_files, stride, off,
                                          _a(ivals), len(ivals) // 2, _a(resume), _a(out),
                                          len(out)))
 
@@ -155,8 +156,8 @@ class _Numba:
     def hash_rehash(self, ok, ov, k, v) -> int:
         return int(self.k.hash_rehash(ok, ov, len(ok), k, v, len(k)))
 
-    def format_rows(self, name, cov, n_files, stride, ivals, resume, out) -> int:
-        return int(self.k.format_rows(name, len(name), cov, n_files, stride, ivals,
+    def format_rows(self, name, cov, n_files, stride, off, ivals, resume, out) -> int:
+        return int(self.k.format_rows(name, len(name), cov, n_files, stride, off, ivals,
                                       len(ivals) // 2, resume, out, len(out)))
 
     def format_runs(self, name, cov, beg, end, resume, out) -> int:

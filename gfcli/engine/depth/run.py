@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import struct
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,8 +34,6 @@ _FLAG_NAMES = {
     "MREVERSE": 0x20, "READ1": 0x40, "READ2": 0x80, "SECONDARY": 0x100, "QCFAIL": 0x200,
     "DUP": 0x400, "SUPPLEMENTARY": 0x800,
 }
-_INLINE_BYTES = 8 << 20  # task text up to this size comes back in memory, else a temp file
-_OUT_BUF = 4 << 20
 
 
 def parse_flags(text: str) -> int:
@@ -195,64 +192,6 @@ def _read_bed(path: str, names: tuple[str, ...]) -> dict[str, np.ndarray]:
     return merged
 
 
-@dataclass(frozen=True)
-class _Rows:
-    """Which positions samtools prints for a reference."""
-
-    all_positions: int
-    beg: int
-    end: int | None
-    bed: Any  # (n, 2) int64 or None (no -b)
-    region: bool
-
-
-def _row_intervals(covs: list[RefCoverage], length: int, rows: _Rows) -> np.ndarray:
-    extent = length + 1 + MARGIN
-    marks = np.zeros(extent + 1, dtype=np.int32)
-    for cov in covs:
-        if len(cov.spans):
-            a = np.clip(cov.spans[:, 0], 0, extent)
-            b = np.clip(cov.spans[:, 1], 0, extent)
-            np.add.at(marks, a, 1)
-            np.add.at(marks, b, -1)
-    if rows.all_positions and (rows.all_positions > 1 or rows.region
-                               or any(c.counted for c in covs)):
-        marks[0] += 1
-        marks[length] -= 1
-    keep = np.cumsum(marks[:-1]) > 0
-    keep[: rows.beg] = False
-    if rows.end is not None:
-        keep[rows.end:] = False
-    if rows.bed is not None:
-        inbed = np.zeros(extent + 1, dtype=np.int32)
-        if len(rows.bed):
-            np.add.at(inbed, np.clip(rows.bed[:, 0], 0, extent), 1)
-            np.add.at(inbed, np.clip(rows.bed[:, 1], 0, extent), -1)
-        keep &= np.cumsum(inbed[:-1]) > 0
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], keep.view(np.int8), [0]))))
-    return edges.astype(np.int64)  # beg0, end0, beg1, end1, ...
-
-
-def _format_rows(name: str, covs: list[RefCoverage], ivals: np.ndarray, sink) -> None:
-    from gfcli.engine.depth.native import kernels
-
-    k = kernels()
-    stride = min(len(c.depth) for c in covs)
-    if len(covs) == 1:
-        matrix = covs[0].depth
-    else:
-        matrix = np.empty(len(covs) * stride, dtype=np.int32)
-        for i, c in enumerate(covs):
-            matrix[i * stride:(i + 1) * stride] = c.depth[:stride]
-    name_bytes = np.frombuffer(name.encode(), dtype=np.uint8).copy()
-    resume = np.zeros(2, dtype=np.int64)
-    out = np.empty(_OUT_BUF, dtype=np.uint8)
-    n_ivals = len(ivals) // 2
-    while resume[0] < n_ivals:
-        n = k.format_rows(name_bytes, matrix, len(covs), stride, ivals, resume, out)
-        sink(out[:n])
-
-
 # --------------------------------------------------------------------------- tasks
 
 
@@ -265,7 +204,7 @@ class _RefTask:
     rules: CountRules
     beg: int = 0
     end: int | None = None
-    rows: _Rows | None = None  # samtools output
+    rows: Any = None  # unused (samtools rows are planned by rows.py)
     summary: Any = None  # mosdepth output plan
     tmpdir: str | None = None
 
@@ -291,71 +230,10 @@ def _task_coverage(task: _RefTask) -> list[RefCoverage]:
     return covs
 
 
-class _TextPiece:
-    """Text of one task: bytes, or a temp file for large outputs."""
-
-    def __init__(self, tmpdir: str | None):
-        self.parts: list[bytes] = []
-        self.size = 0
-        self.path: str | None = None
-        self._handle = None
-        self._tmpdir = tmpdir
-
-    def __call__(self, data: Any) -> None:
-        if self._handle is None and self.size + len(data) > _INLINE_BYTES:
-            fd, self.path = tempfile.mkstemp(prefix=".gfcli-depth-", dir=self._tmpdir)
-            self._handle = os.fdopen(fd, "wb")
-            for part in self.parts:
-                self._handle.write(part)
-            self.parts = []
-        if self._handle is not None:
-            self._handle.write(data)
-        else:
-            self.parts.append(bytes(data))
-        self.size += len(data)
-
-    def close(self) -> _TextPiece:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
-        return self
-
-    def __getstate__(self) -> dict:
-        return {"parts": self.parts, "size": self.size, "path": self.path, "_handle": None,
-                "_tmpdir": self._tmpdir}
-
-    def copy_to(self, out) -> None:
-        if self.path is None:
-            for part in self.parts:
-                out.write(part)
-            return
-        try:
-            with open(self.path, "rb") as handle:
-                while True:
-                    block = handle.read(1 << 22)
-                    if not block:
-                        break
-                    out.write(block)
-        finally:
-            os.unlink(self.path)
-
-
-def _samtools_result(task: _RefTask, covs: list[RefCoverage]) -> _TextPiece:
-    piece = _TextPiece(task.tmpdir)
-    assert task.rows is not None
-    ivals = _row_intervals(covs, task.length, task.rows)
-    if len(ivals):
-        _format_rows(task.name, covs, ivals, piece)
-    return piece.close()
-
-
 def _run_task(task: _RefTask) -> Any:
-    covs = _task_coverage(task)
-    if task.summary is not None:
-        from gfcli.engine.depth.summary import reference_summary
+    from gfcli.engine.depth.summary import reference_summary
 
-        return reference_summary(task, covs[0])
-    return _samtools_result(task, covs)
+    return reference_summary(task, _task_coverage(task)[0])
 
 
 # --------------------------------------------------------------------------- planning
@@ -476,7 +354,7 @@ def run_depth(req: DepthRequest) -> None:
 
 
 def _run_samtools(req: DepthRequest, rules: CountRules, sources: list[_Source]) -> None:
-    from gfcli.engine.execute import make_runner
+    from gfcli.engine.depth import rows as drows
     from gfcli.engine.sinks import AtomicOutput
 
     if req.region and any(s.kind == "bam-stream" for s in sources):
@@ -497,55 +375,25 @@ def _run_samtools(req: DepthRequest, rules: CountRules, sources: list[_Source]) 
     if rules.overlaps and len(tids) > 1:
         indexed = False
 
-    def rows_for(tid: int) -> _Rows:
-        return _Rows(req.all_positions, region[1] if region else 0,
-                     region[2] if region else None,
-                     None if bed is None else bed.get(names[tid], np.zeros((0, 2), np.int64)),
-                     region is not None)
+    def rows_for(tid: int) -> drows._Rows:
+        return drows._Rows(req.all_positions, region[1] if region else 0,
+                           region[2] if region else None,
+                           None if bed is None else bed.get(names[tid], np.zeros((0, 2),
+                                                                                 np.int64)),
+                           region is not None)
 
     with AtomicOutput(req.output) as target:
-        out = sys.stdout.buffer if target.is_stdout else open(target.path, "wb")
+        fd, close = drows.output_fd(target)
         try:
             if req.header:
-                out.write(("#CHROM\tPOS" + "".join(f"\t{s.path}" for s in sources)
-                           + "\n").encode())
+                drows.write_all(fd, ("#CHROM\tPOS" + "".join(f"\t{s.path}" for s in sources)
+                                     + "\n").encode())
             if indexed:
-                tmpdir = None if target.is_stdout else os.path.dirname(os.path.abspath(
-                    target.path))
-                tasks = _index_tasks(sources, rules, rows_for, None, tids, region, tmpdir)
-                threads = req.threads if len(tasks) > 1 else 1
-                with make_runner(threads) as runner:
-                    for piece in runner.map(_run_task, tasks):
-                        piece.copy_to(out)
+                segments = drows.plan_segments(sources, rules, tids, region, rows_for,
+                                               req.threads)
+                drows.run_indexed(segments, fd, req.threads)
             else:
-                _samtools_streaming(req, rules, sources, out, region, rows_for)
-            out.flush()
+                drows.run_streaming(sources, rules, region, rows_for, req.all_positions, fd)
         finally:
-            if out is not sys.stdout.buffer:
-                out.close()
-
-
-def _samtools_streaming(req: DepthRequest, rules: CountRules, sources: list[_Source], out,
-                        region, rows_for) -> None:
-    names, lengths = sources[0].names, sources[0].lengths
-
-    def emit(tid: int, covs: list[RefCoverage]) -> None:
-        ivals = _row_intervals(covs, lengths[tid], rows_for(tid))
-        if len(ivals):
-            _format_rows(names[tid], covs, ivals, out.write)
-
-    def zeros(tid: int) -> None:
-        emit(tid, [_empty(tid, lengths[tid]) for _ in sources])
-
-    done = -1
-    for tid, covs in _stream_coverage(sources, rules, region):
-        if req.all_positions > 1 and region is None:
-            for t in range(done + 1, tid):
-                zeros(t)
-        emit(tid, covs)
-        done = tid
-    if region is not None and done < 0 and req.all_positions:
-        zeros(region[0])
-    elif req.all_positions > 1 and region is None:
-        for t in range(done + 1, len(names)):
-            zeros(t)
+            if close:
+                os.close(fd)
