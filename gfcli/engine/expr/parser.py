@@ -375,6 +375,10 @@ class _ReadParser:
         if not m:
             raise _err("expected a value, a symbol or '('", src, pos)
         word = m.group()
+        # FASTQ has both a `length` field and the read dialect's `length(...)` function: a
+        # name followed directly by '(' is the call (as functions are recognised in reads).
+        if self.dialect == FASTQ and word in READ_FUNCS and src.startswith("(", m.end()):
+            return self.call(word, pos, m.end() + 1)
         # Symbols first, then functions, as htslib does (prefix matches, so "mapqx" fails later).
         for sym in sorted(self.symbols, key=len, reverse=True):
             if word.startswith(sym):
