@@ -33,7 +33,7 @@ from .ast import (
 )
 from .batch import VariantBatch
 from .errors import ExprError
-from .typecheck import _posix_to_python
+from .posix_re import bre_to_python
 
 INT_MISSING = -2147483648.0  # bcftools leaves missing INFO integers in vectors as this value
 F32_EXACT = 16777216.0
@@ -509,7 +509,7 @@ class VariantEvaluator:
             raise _fail("only ==, !=, ~ and !~ are supported for ID", node)
         rx = None
         if isinstance(node.right, Regex):
-            rx = re.compile(_posix_to_python(node.right.pattern),
+            rx = re.compile(bre_to_python(node.right.pattern),
                             re.IGNORECASE if node.right.icase else 0)
         elif not isinstance(node.right, Str):
             raise _fail("ID can only be compared with a quoted string", node)
@@ -616,10 +616,10 @@ class VariantEvaluator:
         ml = _ml(op)
         rx = None
         if isinstance(b, Regex):
-            rx = re.compile(_posix_to_python(b.pattern), re.IGNORECASE if b.icase else 0)
+            rx = re.compile(bre_to_python(b.pattern), re.IGNORECASE if b.icase else 0)
             b = StrV([b.pattern] * self.n)
         elif isinstance(a, Regex):
-            rx = re.compile(_posix_to_python(a.pattern), re.IGNORECASE if a.icase else 0)
+            rx = re.compile(bre_to_python(a.pattern), re.IGNORECASE if a.icase else 0)
             a, b = b, StrV([a.pattern] * self.n)
         if not isinstance(a, StrV) or not isinstance(b, StrV):
             raise ExprError("type mismatch: cannot compare strings and numbers")

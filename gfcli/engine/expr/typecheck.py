@@ -33,6 +33,7 @@ from .ast import (
 )
 from .errors import ExprError, suggest
 from .parser import READ_FUNCS, VARIANT_FUNCS
+from .posix_re import bre_to_python, ere_to_python
 from .schema import VariantSchema
 
 LOGIC = ("&&", "||", "&", "|")
@@ -268,7 +269,7 @@ class VariantChecker:
                 if len(pat) > 2 and pat.endswith("/i") and pat[-3] != "\\":
                     pat, icase = pat[:-2], True
                 try:
-                    re.compile(_posix_to_python(pat))
+                    re.compile(bre_to_python(pat))
                 except re.error as e:
                     raise _err(f"could not compile the regex {pat!r}: {e}", node.right) from None
                 return Binary(op, left, Regex(pat, icase, pos=node.right.pos), pos=node.pos), \
@@ -350,6 +351,10 @@ class VariantChecker:
             pat, icase = canon, False
             if len(pat) > 2 and pat.endswith("/i"):
                 pat, icase = pat[:-2], True
+            try:
+                re.compile(bre_to_python(pat))
+            except re.error as e:
+                raise _err(f"could not compile the regex {pat!r}: {e}", other) from None
             return Binary(node.op, typed, Regex(pat, icase, pos=other.pos), pos=node.pos), \
                 Kind("bool", True)
         return Binary(node.op, typed, Str(canon, pos=other.pos), pos=node.pos), Kind("bool", True)
@@ -367,13 +372,8 @@ def _numeric_field(node: Node) -> bool:
 
 
 def _posix_to_python(pattern: str) -> str:
-    """POSIX ERE classes that Python's re lacks."""
-    classes = {"[:digit:]": r"\d", "[:alpha:]": "a-zA-Z", "[:alnum:]": "a-zA-Z0-9",
-               "[:space:]": r"\s", "[:upper:]": "A-Z", "[:lower:]": "a-z", "[:punct:]":
-               r"!-/:-@\[-`{-~"}
-    for k, v in classes.items():
-        pattern = pattern.replace(k, v)
-    return pattern
+    """An hts_expr (samtools, ERE) pattern for Python's re."""
+    return ere_to_python(pattern)
 
 
 # =========================================================================================
