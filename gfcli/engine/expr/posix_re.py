@@ -57,14 +57,23 @@ def _bracket(p: str, i: int) -> tuple[str, int]:
 
 
 def bre_to_python(p: str) -> str:
-    """Translate a glibc basic regular expression into Python `re` syntax."""
-    # `out` holds atoms; a quantifier joins the atom before it, and a repeated quantifier
-    # ('a*\\{2\\}', which glibc accepts) wraps the quantified atom in a group first.
+    """Translate a glibc basic regular expression (bcftools) into Python `re` syntax."""
+    return _translate(p, basic=True)
+
+
+def ere_to_python(p: str) -> str:
+    """Translate a glibc extended regular expression (hts_expr) into Python `re` syntax."""
+    return _translate(p, basic=False)
+
+
+def _translate(p: str, basic: bool) -> str:
+    # `out` holds atoms; a quantifier joins the atom before it. A stacked quantifier ('a**',
+    # 'a{1}{2}') is an error in BRE and wraps the quantified atom in a group in ERE.
     out: list[str] = []
-    opened: list[int] = []  # where each open \( group starts in `out`
+    opened: list[int] = []  # where each open group starts in `out`
     quantified: list[bool] = []  # per atom: already carries a quantifier
     i, n, groups = 0, len(p), 0
-    start = True  # where '*' is literal and '^' anchors
+    start = True  # start of the pattern, a group or an alternative
 
     def atom(text: str) -> None:
         nonlocal start
@@ -72,49 +81,68 @@ def bre_to_python(p: str) -> str:
         quantified.append(False)
         start = False
 
-    def quantify(q: str) -> None:
+    def marker(text: str) -> None:  # '(' '|' '^': nothing before it can be repeated
+        out.append(text)
+        quantified.append(True)
+
+    def quantify(q: str, at: int) -> None:
+        if start or not out or out[-1] in ("(", "|", "^"):
+            if basic:
+                raise re.error("invalid preceding regular expression", p, at)
+            raise re.error("nothing to repeat", p, at)
         if quantified[-1]:
+            if basic or out[-1] == "$":  # BRE: 'a**' is an error; ERE: 'a**' is (a*)*
+                raise re.error("invalid preceding regular expression", p, at)
             out[-1] = "(?:" + out[-1] + ")"
         out[-1] += q
         quantified[-1] = True
 
+    def open_group() -> None:
+        nonlocal groups, start
+        groups += 1
+        opened.append(len(out))
+        marker("(")
+        start = True
+
+    def close_group(at: int) -> None:
+        if not opened:
+            raise re.error("unmatched )", p, at)
+        first = opened.pop()
+        group = "".join(out[first:]) + ")"
+        del out[first:], quantified[first:]
+        atom(group)
+
+    def interval(at: int, close: str) -> int:
+        m = re.compile(r"(\d*)(,?)(\d*)" + re.escape(close)).match(p, i)
+        if (not m or not (m.group(1) or m.group(3))
+                or (m.group(1) and m.group(3) and int(m.group(1)) > int(m.group(3)))):
+            raise re.error("invalid interval", p, at)
+        lo, comma, hi = m.groups()
+        quantify("{" + (lo or "0") + comma + hi + "}", at)
+        return m.end()
+
     while i < n:
-        c = p[i]
+        c, at = p[i], i
+        i += 1
         if c == "\\":
-            if i + 1 >= n:
-                raise re.error("trailing backslash", p, i)
-            d = p[i + 1]
-            i += 2
-            if d == "(":
-                groups += 1
-                opened.append(len(out))
-                out.append("(")
-                quantified.append(False)
+            if i >= n:
+                raise re.error("trailing backslash", p, at)
+            d = p[i]
+            i += 1
+            if basic and d == "(":
+                open_group()
+            elif basic and d == ")":
+                close_group(at)
+            elif basic and d == "|":
+                marker("|")
                 start = True
-            elif d == ")":
-                if not opened:
-                    raise re.error("unmatched \\)", p, i - 2)
-                at = opened.pop()
-                group = "".join(out[at:]) + ")"
-                del out[at:], quantified[at:]
-                atom(group)
-            elif d == "|":
-                out.append("|")
-                quantified.append(True)  # never quantified: a following '*' is literal
-                start = True
-            elif d == "{":
-                m = re.match(r"(\d*)(,?)(\d*)\\}", p[i:])
-                if (not m or start or not (m.group(1) or m.group(3))
-                        or (m.group(1) and m.group(3) and int(m.group(1)) > int(m.group(3)))):
-                    raise re.error("invalid interval", p, i - 2)
-                lo, comma, hi = m.groups()
-                quantify("{" + (lo or "0") + comma + hi + "}")
-                i += m.end()
-            elif d in "+?" and not start:
-                quantify(d)
+            elif basic and d == "{":
+                i = interval(at, "\\}")
+            elif basic and d in "+?" and not start:
+                quantify(d, at)
             elif d in "123456789":
                 if int(d) > groups:
-                    raise re.error("invalid back reference", p, i - 2)
+                    raise re.error("invalid back reference", p, at)
                 atom("\\" + d)
             elif d == "<":
                 atom(r"\b(?=\w)")
@@ -127,33 +155,32 @@ def bre_to_python(p: str) -> str:
             elif d == "'":
                 atom(r"\Z")
             else:
-                atom(re.escape(d))
+                atom(re.escape(d))  # '\\d' is a plain 'd' to glibc
             continue
         if c == "[":
-            text, i = _bracket(p, i)
+            text, i = _bracket(p, at)
             atom(text)
             continue
-        i += 1
-        if c == "*" and not start:
-            if not quantified[-1]:
-                quantify("*")
-            continue  # glibc folds 'a**' into 'a*'
-        if c == "^" and start:
-            out.append("^")
-            quantified.append(True)
-            continue  # '^*': the star is still literal
-        if c == "$" and (i == n or p.startswith(("\\)", "\\|"), i)):
+        if not basic and c == "(":
+            open_group()
+        elif not basic and c == ")":
+            close_group(at)
+        elif not basic and c == "|":
+            marker("|")
+            start = True
+        elif not basic and c == "{":
+            i = interval(at, "}")
+        elif not basic and c in "*+?":
+            quantify(c, at)
+        elif basic and c == "*" and not start and out[-1] not in ("(", "|", "^"):
+            quantify("*", at)
+        elif c == "^" and (start or not basic):
+            marker("^")
+        elif c == "$" and (not basic or i == n or p.startswith(("\\)", "\\|"), i)):
             atom("$")
-            quantified[-1] = True
-            continue
-        atom("." if c == "." else re.escape(c))
+            quantified[-1] = True  # ERE: 'a$*' is an error
+        else:
+            atom("." if c == "." else re.escape(c))
     if opened:
-        raise re.error("unmatched \\(", p, n)
+        raise re.error("unmatched (", p, n)
     return "".join(out)
-
-
-def ere_to_python(p: str) -> str:
-    """An extended regular expression (hts_expr) for Python: only the classes differ."""
-    for name, chars in _CLASSES.items():
-        p = p.replace(f"[:{name}:]", chars)
-    return p
