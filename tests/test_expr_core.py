@@ -119,3 +119,71 @@ def test_fastq_fields():
         [False, True, True]
     assert compile_expr("n_count>0", "fastq", exclude=True).select(batch).tolist() == \
         [False, True, True]
+
+
+def _fastq_batch(names, seqs, quals):
+    import numpy as np
+
+    from gfcli.engine.expr.batch import FastqBatch
+
+    def obj(values):
+        out = np.empty(len(values), dtype=object)
+        out[:] = values
+        return out
+
+    return FastqBatch(n=len(names), name=obj(names), seq=obj(seqs), qual=obj(quals))
+
+
+FASTQ_LENGTH_CASES = [
+    ("length(seq)>3", lambda n, s, q: len(s) > 3),
+    ("length(seq)==length", lambda n, s, q: True),
+    ("length(name)>1", lambda n, s, q: len(n) > 1),
+    ("length(qual)<3", lambda n, s, q: len(q) < 3),
+    ("length(seq)*2>=8 && length>=4", lambda n, s, q: len(s) >= 4),
+    ("length(seq)>3 && avg(qual)>40",
+     lambda n, s, q: len(s) > 3 and sum(map(ord, q)) / len(q) > 40),
+    ('length("abc")==3 && length(seq)<5', lambda n, s, q: len(s) < 5),
+    ("!(length(seq)>100) && max(seq)==84", lambda n, s, q: bool(s) and max(map(ord, s)) == 84),
+]
+
+
+@pytest.mark.parametrize("expr,pred", FASTQ_LENGTH_CASES, ids=[c[0] for c in FASTQ_LENGTH_CASES])
+def test_fastq_length_function(expr, pred):
+    names, seqs = ["a", "bb", "c", "dddd"], ["ACGTN", "GGCC", "AT", "TTTTTTTTTTTT"]
+    quals = ["IIIII", "####", "II", "5" * 12]
+    batch = _fastq_batch(names, seqs, quals)
+    want = [bool(pred(*r)) for r in zip(names, seqs, quals, strict=True)]
+    assert compile_expr(expr, "fastq").select(batch).tolist() == want
+    assert compile_expr(expr, "fastq", exclude=True).select(batch).tolist() == \
+        [not w for w in want]
+
+
+@pytest.mark.parametrize("expr,what", [
+    ("length(length)>1", "type mismatch"), ("length(seq>3", "parenthesis"),
+    ("length (seq)>3", "unable to parse"), ("lengthx>1", "unknown symbol"),
+    ("length(seq, qual)>1", "parenthesis"), ("length()>1", "expected a value"),
+])
+def test_fastq_length_rejected_with_caret(expr, what):
+    with pytest.raises(ExprError) as ei:
+        compile_expr(expr, "fastq")
+    assert what in str(ei.value) and ei.value.exit_code == 2
+    assert str(ei.value).splitlines()[-1].strip() == "^"
+
+
+def test_fastq_length_function_from_the_command_line(tmp_path):
+    import random
+
+    rng = random.Random(5)
+    recs = [(f"r{i}", "".join(rng.choice("ACGTN") for _ in range(rng.randint(0, 150))))
+            for i in range(400)]
+    fq = tmp_path / "a.fq"
+    fq.write_text("".join(f"@{n}\n{s}\n+\n{'I' * len(s)}\n" for n, s in recs))
+    want = [n for n, s in recs if len(s) > 100]
+    for threads in ("1", "2"):
+        out = subprocess.run([sys.executable, "-m", "gfcli", "filter", "-@", threads, str(fq),
+                              "-i", "length(seq)>100"], capture_output=True, text=True,
+                             check=True).stdout.splitlines()
+        assert [line[1:] for line in out[::4]] == want
+    bad = subprocess.run([sys.executable, "-m", "gfcli", "filter", str(fq), "-i",
+                          "length(seq>100"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "^" in bad.stderr

@@ -114,11 +114,18 @@ EXPRESSIONS = [
     "2 + 3 * 4 == 14", "(2 + 3) * 4 == 20", "10 - 3 - 2 == 5",
     "mapq > 5 && pos > 1000 || tlen < 0",
     "[NM] + 1 > 3", "[AS] - [NM] > 40", "[NM] == [XS]", "[NM] < [AS]",
+    # glibc extended regexes: \d is a plain "d", \< a word start, stacked quantifiers group
+    'qname =~ "r0+7"', 'qname =~ "^r0(0|1)"', 'qname =~ "\\d"', 'qname =~ "[\\d]"',
+    'qname =~ "\\<r"', 'qname =~ "_x{1,2}$"', 'qname =~ "r0*7"', 'qname =~ "0**7"',
+    'qname =~ "0{1}{2}"', 'qname =~ "[[:digit:]]{3}"', 'qname =~ "x|y"', '[XZ] =~ "a.b"',
+    '[XZ] =~ "a\\.b"', 'qname !~ "[[:alpha:]]_"', 'qname =~ "0*?1"',
 ]
 
 REJECTED = [
     "flag.duplicate", "mapq = 60", "(mapq > 5", "mapq > 5)", "mapqx > 1", "qname + 1",
     "length(mapq)", "[NMX] == 1", "foo(mapq)", "mapq >", "qname =~ 5",
+    'qname =~ "a{2"', 'qname =~ "r$*"', 'qname =~ "[[:foo:]]"', 'qname =~ "(?:r)"',
+    'qname =~ "*a"', 'qname =~ "["', 'qname =~ "r{2,1}"', 'qname =~ "(r"', 'qname =~ "+r"',
 ]
 
 
