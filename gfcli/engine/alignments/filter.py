@@ -501,7 +501,7 @@ class FilterFormatter(AlignmentFormatter):
 
     def count(self, chunk: Chunk) -> int:
         if self._raw_ok(chunk):
-            return sum(int(keep.sum()) for _, _, keep in self._raw_decisions(chunk))
+            return sum(int(keep.sum()) for _, _, _, keep in self._raw_decisions(chunk))
         total = 0
         for _batch, keep in self._pysam_decisions(chunk, self.required_fields):
             total += int(keep.sum())
@@ -519,8 +519,9 @@ class FilterFormatter(AlignmentFormatter):
         return (self.fmt == sniff.BAM and self.targets is None and self.stream_key is None
                 and chunk.kind in (OFFSETS, STREAM) and not os.environ.get("GFCLI_NO_RAW_FILTER"))
 
-    def _raw_decisions(self, chunk: Chunk) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """(buffer, record offsets, keep) per batch of raw records."""
+    def _raw_decisions(self, chunk: Chunk
+                       ) -> Iterator[tuple[np.ndarray, np.ndarray, int, np.ndarray]]:
+        """(buffer, record offsets, end of the batch's last record, keep) per batch."""
         from gfcli.engine.bam.rawkernels import decode_records
 
         cols = np.empty((12, RAW_BATCH), dtype=np.int64)
@@ -535,25 +536,20 @@ class FilterFormatter(AlignmentFormatter):
                 batch = np.ascontiguousarray(cols[:, :n])
                 columns = RawColumns(buf, batch, self.contigs, self.libraries, bam_header)
                 keep = self.rfilter.decide(columns)
-                yield buf, np.ascontiguousarray(batch[C_OFFSET]), keep
+                yield buf, np.ascontiguousarray(batch[C_OFFSET]), nxt, keep
                 start = nxt
 
     def _raw_split(self, chunk: Chunk, want_rejects: bool) -> Iterator[tuple[bytes, bytes]]:
-        from gfcli.engine.bam.rawkernels import gather_records
-
         sam = self.out_kind == sinks.SAM_TEXT
         text = self.sam_text() if sam else None
-        for buf, offsets, keep in self._raw_decisions(chunk):
+        for buf, offsets, end, keep in self._raw_decisions(chunk):
             outs = []
             for want in ((True, False) if want_rejects else (True,)):
                 if sam:
                     assert text is not None
                     outs.append(text.format(buf, offsets[keep == want]))
                 else:
-                    flags = keep.astype(np.uint8)
-                    room = np.empty(len(buf), dtype=np.uint8)
-                    used = gather_records(buf, offsets, flags, int(want), room)
-                    outs.append(room[:used].tobytes())
+                    outs.append(join_runs(buf, offsets, end, keep if want else ~keep))
             yield outs[0], (outs[1] if want_rejects else b"")
 
     # ---- through pysam
@@ -581,6 +577,29 @@ class FilterFormatter(AlignmentFormatter):
         if self.out_kind == sinks.BAM_OUT:
             return self._encode_bam(records)
         return ("\n".join([rec.to_string() for rec in records]) + "\n").encode()
+
+
+def join_runs(buf: np.ndarray, offsets: np.ndarray, end: int, keep: np.ndarray) -> bytes:
+    """The bytes of the records with `keep` set, in order, as one bytes object.
+
+    Records lie back to back in `buf` (record i spans offsets[i] to offsets[i + 1], the last
+    one ends at `end`), and kept records come in runs, so each run is one slice and the
+    output is built by a single join: one memcpy-speed copy. A per-record copy kernel ran
+    at ~0.75 GB/s (byte loop) into a scratch buffer that was then copied again.
+    """
+    n = len(keep)
+    if n == 0 or not keep.any():
+        return b""
+    edges = np.diff(keep.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
+    first = np.flatnonzero(edges == 1)
+    after = np.flatnonzero(edges == -1)  # index of the first record after each run
+    stops = np.empty(len(after), dtype=np.int64)
+    inside = after < n
+    stops[inside] = offsets[after[inside]]
+    stops[~inside] = end
+    view = memoryview(buf)
+    return b"".join([view[a:b] for a, b in zip(offsets[first].tolist(), stops.tolist(),
+                                               strict=True)])
 
 
 # --------------------------------------------------------------------------- planning
