@@ -547,6 +547,21 @@ def _put_depth(out, o, v):
     return _put_uint(out, o, v)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _load8(out, o):
+    """Eight bytes as a little-endian word (LLVM merges the byte loads)."""
+    w = np.uint64(0)
+    for j in range(8):
+        w |= np.uint64(out[o + j]) << np.uint64(8 * j)
+    return w
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _store8(out, o, w):
+    for j in range(8):
+        out[o + j] = np.uint8((w >> np.uint64(8 * j)) & np.uint64(0xFF))
+
+
 @njit(cache=True, nogil=True)
 def format_rows(name, n_name, cov, n_files, stride, off, ivals, n_ivals, resume, out, cap):
     """samtools depth rows `NAME\tPOS\tD1[\tD2...]\n` for the positions in the
@@ -556,12 +571,16 @@ def format_rows(name, n_name, cov, n_files, stride, off, ivals, n_ivals, resume,
     (resume[0] == n_ivals at the end).
 
     Positions are consecutive within an interval, so a row's `NAME\tPOS\t` is the
-    previous row's prefix with POS incremented as a decimal string: a short copy and
-    usually one changed digit, instead of formatting every position."""
+    previous row's with POS plus one. Up to 32 bytes, that prefix is kept in four
+    words: the increment is an add to the word holding POS's last digit (unless it is a
+    9) and the prefix is written with a few 8-byte stores. Otherwise, and on a carry,
+    the previous row's prefix is copied and its digits incremented byte by byte."""
     o = 0
     k = resume[0]
     p = resume[1]
     row_max = n_name + 24 + 12 * n_files
+    if row_max < 48:
+        row_max = 48  # room for the 32-byte word stores past a short row
     while k < n_ivals:
         a = ivals[2 * k]
         b = ivals[2 * k + 1]
@@ -585,6 +604,17 @@ def format_rows(name, n_name, cov, n_files, stride, off, ivals, n_ivals, resume,
         out[o] = 9
         o += 1
         plen = o - prev
+        words = plen <= 32
+        w0 = w1 = w2 = w3 = np.uint64(0)
+        wi = 0
+        sh = np.uint64(0)
+        if words:
+            w0 = _load8(out, prev)
+            w1 = _load8(out, prev + 8)
+            w2 = _load8(out, prev + 16)
+            w3 = _load8(out, prev + 24)
+            wi = (plen - 2) >> 3
+            sh = np.uint64(((plen - 2) & 7) * 8)
         while True:
             for f in range(n_files):
                 i = p - off
@@ -604,6 +634,35 @@ def format_rows(name, n_name, cov, n_files, stride, off, ivals, n_ivals, resume,
                 resume[0] = k
                 resume[1] = p
                 return o
+            if words:
+                if wi == 0:
+                    digit = (w0 >> sh) & np.uint64(0xFF)
+                elif wi == 1:
+                    digit = (w1 >> sh) & np.uint64(0xFF)
+                elif wi == 2:
+                    digit = (w2 >> sh) & np.uint64(0xFF)
+                else:
+                    digit = (w3 >> sh) & np.uint64(0xFF)
+                if digit != 57:
+                    step = np.uint64(1) << sh
+                    if wi == 0:
+                        w0 += step
+                    elif wi == 1:
+                        w1 += step
+                    elif wi == 2:
+                        w2 += step
+                    else:
+                        w3 += step
+                    prev = o
+                    _store8(out, o, w0)
+                    if plen > 8:
+                        _store8(out, o + 8, w1)
+                        if plen > 16:
+                            _store8(out, o + 16, w2)
+                            if plen > 24:
+                                _store8(out, o + 24, w3)
+                    o += plen
+                    continue
             # Copy the prefix, then add one to POS (the digits before its last tab).
             for j in range(plen):
                 out[o + j] = out[prev + j]
@@ -621,6 +680,14 @@ def format_rows(name, n_name, cov, n_files, stride, off, ivals, n_ivals, resume,
                 plen += 1
             else:
                 out[d] += 1
+            if words:
+                words = plen <= 32
+                w0 = _load8(out, o)
+                w1 = _load8(out, o + 8)
+                w2 = _load8(out, o + 16)
+                w3 = _load8(out, o + 24)
+                wi = (plen - 2) >> 3
+                sh = np.uint64(((plen - 2) & 7) * 8)
             o += plen
         k += 1
         p = 0
