@@ -720,6 +720,9 @@ def make_filter_plan(req: ViewRequest, inp: Input) -> ViewPlan:
         from gfcli.engine.bam.rawkernels import KERNELS
 
         KERNELS.load()  # before the pool forks, so workers inherit the kernels
+        from gfcli.engine.alignments.rawbam import keep_freed_memory
+
+        keep_freed_memory()
     base.explain = _explain(rfilter, seek, base, inp)
     return base
 

@@ -20,6 +20,33 @@ _I32 = struct.Struct("<i")
 PIECE_BYTES = 4 << 20
 
 
+_HEAP_TUNED = False
+
+
+def keep_freed_memory() -> None:
+    """Ask glibc to keep freed chunk-sized buffers for reuse instead of returning them.
+
+    Every chunk allocates ~10 MB buffers (inflated records, kept records, compressed
+    blocks). glibc serves those by mmap or trims them back to the kernel on free, so the
+    next chunk faults in and zeroes fresh pages: measured ~0.9 s of kernel CPU over the
+    4M-read BAM filtered to BAM at -@ 2 (clear_page, page faults), gone with these
+    settings. Called before the pool forks so workers inherit it; a no-op off glibc.
+    """
+    global _HEAP_TUNED
+    if _HEAP_TUNED:
+        return
+    _HEAP_TUNED = True
+    try:
+        import ctypes
+
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    mallopt(m_mmap_threshold, 32 << 20)  # glibc's largest allowed value
+    mallopt(m_trim_threshold, 128 << 20)
+
+
 def record_ends(data: bytes | bytearray | memoryview, name: str | None = None) -> list[int]:
     """End offsets of the records in `data` (which must hold whole records only)."""
     ends: list[int] = []
