@@ -64,12 +64,28 @@ C_REQUIRE, C_FILTER, C_READLEN, C_TRIM, C_NISIZE, C_COVMIN, C_COVMAX, C_COVSTEP 
 C_NCOV, C_GCDBIN, C_FAI, C_REGIONS, C_MINMAPQ, C_NREF = 8, 9, 10, 11, 12, 13
 N_CFG = 16
 
-_CRC_TABLE = np.zeros(256, dtype=np.uint32)
-for _i in range(256):
-    _c = _i
-    for _k in range(8):
-        _c = (0xEDB88320 ^ (_c >> 1)) if (_c & 1) else (_c >> 1)
-    _CRC_TABLE[_i] = _c
+def _crc_tables() -> np.ndarray:
+    """Slicing-by-8 tables of the reflected CRC-32 (zlib's polynomial): row 0 is the
+    classic byte table, row k advances a byte k further through the register."""
+    t = np.zeros((8, 256), dtype=np.uint32)
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (0xEDB88320 ^ (c >> 1)) if (c & 1) else (c >> 1)
+        t[0, i] = c
+    for k in range(1, 8):
+        for i in range(256):
+            prev = int(t[k - 1, i])
+            t[k, i] = (prev >> 8) ^ int(t[0, prev & 0xFF])
+    return t
+
+
+_CRC_TABLE = _crc_tables()
+
+# A BAM base code (4 bits) -> is it C or G; and the code of its complement.
+_GC_CODE = np.zeros(16, dtype=np.int64)
+_GC_CODE[2] = 1
+_GC_CODE[4] = 1
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -80,9 +96,24 @@ def _u32(buf, p):
 
 @njit(cache=True, nogil=True)
 def _crc32(table, buf, p, n):
+    """zlib.crc32 of buf[p:p+n], eight bytes per step (slicing-by-8): the byte-at-a-time
+    loop is one dependent table lookup per byte, and samtools hashes every name, packed
+    sequence and quality string."""
     c = np.uint32(0xFFFFFFFF)
-    for i in range(n):
-        c = table[(c ^ buf[p + i]) & 0xFF] ^ (c >> np.uint32(8))
+    i = 0
+    while i + 8 <= n:
+        q = p + i
+        lo = c ^ (np.uint32(buf[q]) | (np.uint32(buf[q + 1]) << np.uint32(8))
+                  | (np.uint32(buf[q + 2]) << np.uint32(16))
+                  | (np.uint32(buf[q + 3]) << np.uint32(24)))
+        c = (table[7, lo & np.uint32(0xFF)] ^ table[6, (lo >> np.uint32(8)) & np.uint32(0xFF)]
+             ^ table[5, (lo >> np.uint32(16)) & np.uint32(0xFF)] ^ table[4, lo >> np.uint32(24)]
+             ^ table[3, buf[q + 4]] ^ table[2, buf[q + 5]] ^ table[1, buf[q + 6]]
+             ^ table[0, buf[q + 7]])
+        i += 8
+    while i < n:
+        c = table[0, (c ^ buf[p + i]) & np.uint32(0xFF)] ^ (c >> np.uint32(8))
+        i += 1
     return np.int64(c ^ np.uint32(0xFFFFFFFF))
 
 
@@ -357,7 +388,7 @@ def _nm_value(buf, p, end):
 
 
 @njit(cache=True, nogil=True)
-def stats_records(buf, start, limit, end, sc, cfg, quals, acgt, rlen, indel, icyc, gcfl,
+def stats_records(buf, start, limit, end, sc, cfg, quals, bases, rlen, indel, icyc, gcfl,
                   isz, mapq, cov, ring, cov_head, mpc, gcd_gc, gcd_depth, gcd_tid, gcd_pos,
                   head_pos, head_len,
                   head_frac, refw, reg_beg, reg_end, reg_off, reg_cpos, chunk_beg, chunk_end,
@@ -555,29 +586,26 @@ def stats_records(buf, start, limit, end, sc, cfg, quals, acgt, rlen, indel, icy
             if flag & 0x1:
                 sc[NPAIRTECH] += 1
             if order == 1 or order == 2:
+                # One pass over the read for bases, GC and qualities. Bases are counted
+                # by raw 4-bit code per (fragment, strand, cycle): no branch on the base
+                # (random bases mispredict), and the strand-oriented table (GCT) is
+                # derived from the same counts at the end (`AlnStats.from_workspace`).
                 which = order - 1
+                wr = 2 * which + (1 if reverse else 0)
+                qsum = np.int64(0)
+                qmax = sc[MAXQUAL]
                 for i in range(seq_len):
                     cyc = seq_len - i - 1 if reverse else i
-                    b = buf[seq_p + (i >> 1)]
-                    code = (b >> 4) if (i & 1) == 0 else (b & 0xF)
-                    if code == 1:
-                        acgt[which, cyc, 0] += 1
-                        acgt[2, cyc, 3 if reverse else 0] += 1
-                    elif code == 2:
-                        acgt[which, cyc, 1] += 1
-                        acgt[2, cyc, 2 if reverse else 1] += 1
-                        gc_count += 1
-                    elif code == 4:
-                        acgt[which, cyc, 2] += 1
-                        acgt[2, cyc, 1 if reverse else 2] += 1
-                        gc_count += 1
-                    elif code == 8:
-                        acgt[2, cyc, 0 if reverse else 3] += 1
-                        acgt[which, cyc, 3] += 1
-                    elif code == 15:
-                        acgt[which, cyc, 4] += 1
-                    else:
-                        acgt[which, cyc, 5] += 1
+                    code = (buf[seq_p + (i >> 1)] >> (4 - 4 * (i & 1))) & 0xF
+                    bases[wr, cyc, code] += 1
+                    gc_count += (code == 2) | (code == 4)
+                    qv = np.int64(buf[qual_p + i])
+                    quals[which, cyc, qv] += 1
+                    qsum += qv
+                    if qv > qmax:
+                        qmax = qv
+                sc[SUMQUAL] += qsum
+                sc[MAXQUAL] = qmax
             gmin = gc_count * (NGC - 1) // seq_len
             gmax = (gc_count + 1) * (NGC - 1) // seq_len
             if gmax >= NGC:
@@ -596,14 +624,6 @@ def stats_records(buf, start, limit, end, sc, cfg, quals, acgt, rlen, indel, icy
                 sc[NOTHER] += 1
             if cfg[C_TRIM] > 0:
                 sc[NBTRIM] += _bwa_trim(cfg[C_TRIM], buf, qual_p, seq_len, reverse)
-            if order == 1 or order == 2:
-                which = order - 1
-                for i in range(seq_len):
-                    qv = np.int64(buf[qual_p + (seq_len - i - 1 if reverse else i)])
-                    if qv > sc[MAXQUAL]:
-                        sc[MAXQUAL] = qv
-                    quals[which, i, qv] += 1
-                    sc[SUMQUAL] += qv
             if unmapped:
                 sc[NUNMAP] += 1
             else:

@@ -230,7 +230,7 @@ class Workspace:
         cfg[k.C_NREF] = n_ref
         self.cap = cap
         self.quals = np.zeros((2, cap, NQUALS), dtype=np.int64)
-        self.acgt = np.zeros((3, cap, 6), dtype=np.int64)
+        self.bases = np.zeros((4, cap, 16), dtype=np.int64)
         self.rlen = np.zeros((3, cap), dtype=np.int64)
         self.indel = np.zeros((2, max(cap, 301)), dtype=np.int64)
         self.icyc = np.zeros((4, cap + 1), dtype=np.int64)
@@ -265,7 +265,7 @@ class Workspace:
         while cap < need + 4:
             cap *= 2
         self.quals = _grow(self.quals, 1, cap)
-        self.acgt = _grow(self.acgt, 1, cap)
+        self.bases = _grow(self.bases, 1, cap)
         self.rlen = _grow(self.rlen, 1, cap)
         self.indel = _grow(self.indel, 1, max(cap, 301))
         self.icyc = _grow(self.icyc, 1, cap + 1)
@@ -317,7 +317,7 @@ class Workspace:
         p = start
         while True:
             status = k.stats_records(
-                buf, p, limit, end, self.sc, self.cfg, self.quals, self.acgt, self.rlen,
+                buf, p, limit, end, self.sc, self.cfg, self.quals, self.bases, self.rlen,
                 self.indel, self.icyc, self.gcfl, self.isz, self.mapq, self.cov, self.ring,
                 self.cov_head, self.mpc, self.gcd_gc, self.gcd_depth, self.gcd_tid,
                 self.gcd_pos, self.head_pos, self.head_len, self.head_frac, self.refw,
@@ -363,6 +363,32 @@ def encode_reference(seq: str) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- accumulator
+
+# BAM 4-bit base code -> samtools' ACGT table column (A, C, G, T, N, other); and the
+# column of the read-oriented table (GCT) for a forward and a reverse read (-1: not
+# counted there).
+_CODE_COL = np.full(16, 5, dtype=np.int64)
+_CODE_COL[[1, 2, 4, 8, 15]] = [0, 1, 2, 3, 4]
+_FWD_COL = np.full(16, -1, dtype=np.int64)
+_FWD_COL[[1, 2, 4, 8]] = [0, 1, 2, 3]
+_REV_COL = np.full(16, -1, dtype=np.int64)
+_REV_COL[[1, 2, 4, 8]] = [3, 2, 1, 0]
+
+
+def _acgt_table(bases: np.ndarray) -> np.ndarray:
+    """samtools' per-cycle base tables (first, last, read oriented) from the kernel's
+    counts by (fragment x strand, cycle, base code)."""
+    n = bases.shape[1]
+    acgt = np.zeros((3, n, 6), dtype=np.int64)
+    for code in range(16):
+        col = _CODE_COL[code]
+        acgt[0, :, col] += bases[0, :, code] + bases[1, :, code]
+        acgt[1, :, col] += bases[2, :, code] + bases[3, :, code]
+        if _FWD_COL[code] >= 0:
+            acgt[2, :, _FWD_COL[code]] += bases[0, :, code] + bases[2, :, code]
+            acgt[2, :, _REV_COL[code]] += bases[1, :, code] + bases[3, :, code]
+    return acgt
+
 
 
 def _pad_add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -437,7 +463,7 @@ class AlnStats:
         acc.maxima = {name: int(sc[i]) for name, i in MAX_COUNTERS.items()}
         acc.checksums = {name: int(sc[i]) for name, i in CHECKSUMS.items()}
         acc.arrays = {
-            "quals": ws.quals[:, :n].copy(), "acgt": ws.acgt[:, :n].copy(),
+            "quals": ws.quals[:, :n].copy(), "acgt": _acgt_table(ws.bases[:, :n]),
             "rlen": ws.rlen[:, :n].copy(), "indel": ws.indel[:, :301].copy(),
             "icyc": ws.icyc[:, :n + 1].copy(), "gcfl": ws.gcfl.copy(), "isz": ws.isz.copy(),
             "mapq": ws.mapq.copy(), "cov": ws.cov.copy(),
