@@ -327,11 +327,29 @@ class _Task:
     expr: object = None  # variants.filter.FilterSpec for -i/-e, or None
     direct_bcf: bool = False  # BGZF BCF file without targets: vbcfdirect reads it
     primes: tuple = ()  # (chunk start, earlier record start): records read to set the ring
+    sites: object = None  # vsites.Tables: BGZF VCF text read by vsites, htslib if it must
 
     def __call__(self, chunk) -> VariantStats:
+        if self.sites is not None:
+            from gfcli.engine.stats.vsites import Unsupported
+
+            try:
+                return self._count(chunk)
+            except Unsupported:
+                # a line only htslib reads exactly: the whole chunk again, through htslib
+                return dataclasses.replace(self, sites=None)._count(chunk)
+        return self._count(chunk)
+
+    def _count(self, chunk) -> VariantStats:
         acc = VariantStats(self.settings, list(self.files), list(self.contigs))
         ring = new_ring()
         prime = dict(self.primes).get(chunk.start) if chunk.start is not None else None
+        if self.sites is not None:
+            reader = _sites_reader(self)
+            if prime is not None and prime < chunk.start:
+                reader.count(acc, ring, prime, chunk.start, ring_only=True)
+            reader.count(acc, ring, chunk.start, chunk.end)
+            return acc
         if prime is not None and prime < chunk.start:
             # the records before this chunk hold the ALT lengths its first symbolic ALTs
             # show (vkernels.N_STALE): read them for the ring only
@@ -369,6 +387,8 @@ def _prepared_state(task: _Task):
 
 # BGZF BCF inflated by gfcli's libdeflate layer and read in place (off only to compare)
 DIRECT_BCF = os.environ.get("GFCLI_STATS_DIRECT_BCF", "1") != "0"
+# sites statistics of BGZF VCF text parsed by vsites (off only to compare)
+SITES_TEXT = os.environ.get("GFCLI_STATS_SITES_TEXT", "1") != "0"
 
 
 def _batches(task: _Task, chunk):
@@ -417,6 +437,22 @@ def _batches(task: _Task, chunk):
     with hts.QuietLog():
         for batch in reader.batches(chunk.end, on_error):
             yield _targeted(task, st, batch)
+
+
+_SITES: dict[tuple, object] = {}
+
+
+def _sites_reader(task: _Task):
+    """The process's vsites reader for this run's input (made once per worker)."""
+    key = (os.getpid(), task.view_settings)
+    reader = _SITES.get(key)
+    if reader is None:
+        from gfcli.engine.stats.vsites import SitesReader
+
+        _SITES.clear()
+        vs = task.view_settings
+        reader = _SITES[key] = SitesReader(vs.path, vs.display, task.sites)
+    return reader
 
 
 def _filtered_batches(task: _Task, st, chunk):
@@ -705,6 +741,7 @@ def compute(req: StatsRequest, inp) -> VariantStats:
         np.array([u[3] for u in users], np.float32),
         np.array([u[4] for u in users], np.int64),
     )
+    after_header = probe.after_header
     targets = vview._targets(req, [c for c in contigs if c])
     regions = vview._regions(req, [c for c in contigs if c])
     if is_stream:
@@ -734,13 +771,31 @@ def compute(req: StatsRequest, inp) -> VariantStats:
     # htslib's BCF reader ends a genotype at a type-missing value; read in place, the kernel
     # does it (vkernels.P_GT_MISSING_ENDS)
     params[17] = 1 if direct else 0
+    # sites statistics of BGZF VCF text: read by vsites, no vcf_parse (options that need
+    # samples, filters, expressions, targets, regions or other INFO tags keep htslib)
+    sites_text = (SITES_TEXT and inp.format == sniff.VCF and inp.compression == sniff.BGZF
+                  and not is_stream and regions is None and targets is None and expr is None
+                  and samples is None and not req.apply_filters and not users
+                  and not req.af_tag
+                  and all(c.kind == chunking.OFFSETS for c in chunk_list))
+    sites = None
+    if sites_text:
+        from gfcli.engine.stats import vsites
+
+        sites = vsites.tables(len(header_samples), contigs, defs, after_header, m_af,
+                              af_bins, (lo, hi, step))
     task = _Task(settings_v, settings, (display,), tuple(contigs), kernel_inputs, targets,
                  None if samples is not None or expr is not None else "", expr, direct,
-                 primes)
+                 primes, sites)
     parallel = not (len(chunk_list) == 1 and chunk_list[0].kind == chunking.STREAM)
     from gfcli.engine.stats import vnative
 
-    vnative.preload()  # before the workers fork: they share the loaded code
+    # before the workers fork: they share the loaded code (a chunk vsites hands back to
+    # htslib loads the other kernels in its worker)
+    if sites is not None:
+        vsites.preload()
+    else:
+        vnative.preload()
     with make_runner(req.threads if parallel else 1) as runner:
         acc = merge_results(runner.map(task, chunk_list))
     if acc is None:

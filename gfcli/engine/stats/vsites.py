@@ -1,0 +1,325 @@
+"""Sites-only statistics of BGZF VCF text without htslib's parser.
+
+Without -s/-S bcftools stats reads no sample column, and for a sites VCF htslib's
+`vcf_parse` (tokenising every INFO tag, typing it, encoding it) costs as much as bcftools'
+whole run. Here a chunk's BGZF blocks are inflated by gfcli's libdeflate layer into one
+reused buffer, cut at line ends, and `vsites_kernels.parse_lines` (precompiled, no numba
+import) turns the lines into the raw batches `vkernels.update` counts: the same leading
+`bcf1_t` fields and a BCF encoding of the shared part holding only what the statistics read
+(alleles; INFO/DP, AC, AN when Integer).
+
+The kernel accepts only lines it reads exactly as htslib would; at the first other line it
+stops and the caller gives the whole chunk to the htslib path (`Unsupported`). Used for
+BGZF VCF files (not streams) when no option needs more than the sites: no -s/-S, -i/-e,
+-t/-T, -r/-R, -f, -u, --af-tag.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gfcli.engine.bam.nativekit import I64, KernelSet, P
+from gfcli.engine.bgzf import Inflater, block_isize, block_size, map_file, split_voffset
+from gfcli.engine.errors import DataError
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+PIECE_BYTES = 4 << 20  # inflated text per kernel call (whole lines)
+PAD = 8  # bytes the kernel may read past the text: it finds delimiters 8 bytes at a time
+
+# vsites_kernels.count_lines' layout (here: that module imports numba)
+# kept INFO keys (roles in the key table)
+K_DP, K_AC, K_AN = 0, 1, 2
+# ints[] layout
+I_START, I_END, I_NSAMPLES, I_ZERO, I_RING_ONLY, I_M_AF, I_DP_MIN, I_DP_MAX, I_DP_STEP = \
+    range(9)
+N_INTS = 9
+# out[] layout
+O_N, O_NEXT, O_STATUS, O_BAD = 0, 1, 2, 3
+# statuses
+S_DONE, S_UNSUPPORTED, S_ANAC = 0, -1, -2
+DROP_BYTES = 8 << 20  # mapped input released every this many compressed bytes
+HASH_MIN = 1 << 6
+
+
+class Unsupported(Exception):
+    """A line this reader does not take: the chunk goes to htslib."""
+
+
+# count_lines' arguments after the ints: (name, dtype, rank)
+COUNT_ARGS: tuple[tuple[str, Any, int], ...] = (
+    ("buf", np.uint8, 1), ("ctg_slots", np.int64, 1), ("ctg_names", np.uint8, 1),
+    ("ctg_off", np.int64, 1), ("key_names", np.uint8, 1), ("key_off", np.int64, 1),
+    ("key_role", np.int64, 1), ("key_first", np.int64, 1), ("p10", np.float64, 1),
+    ("bins", np.float32, 1),
+    ("cols", np.int64, 1), ("scratch", np.int64, 2),
+    ("sn", np.int64, 1), ("af_ts", np.int64, 1), ("af_tv", np.int64, 1),
+    ("af_snps", np.int64, 1), ("af_indels", np.int64, 1), ("qual_ts", np.int64, 1),
+    ("qual_tv", np.int64, 1), ("qual_in", np.int64, 1), ("ins", np.int64, 1),
+    ("dels", np.int64, 1), ("subst", np.int64, 1), ("dp_site", np.int64, 1),
+    ("chrom", np.int64, 1), ("maf", np.int64, 1), ("ring", np.int64, 2),
+    ("ring_state", np.int64, 1), ("out", np.int64, 1),
+)
+ACC_ARRAYS = ("sn", "af_ts", "af_tv", "af_snps", "af_indels", "qual_ts", "qual_tv", "qual_in",
+              "ins", "dels", "subst", "dp_site", "chrom", "maf")
+
+
+def _source() -> str:
+    """The cfunc wrapper: each carray needs its literal dtype and rank."""
+    lines = ["def cnt(intsp, ptrsp, lensp):",
+             f"    ints = carray(intsp, ({N_INTS},))",
+             f"    ptrs = carray(ptrsp, ({len(COUNT_ARGS)},))",
+             f"    lens = carray(lensp, ({2 * len(COUNT_ARGS)},))"]
+    names = ["ints"]
+    for i, (_arg, dtype, rank) in enumerate(COUNT_ARGS):
+        shape = f"(lens[{2 * i}] // max(lens[{2 * i + 1}], 1), lens[{2 * i + 1}])" \
+            if rank == 2 else f"(lens[{2 * i}],)"
+        lines.append(f"    a{i} = carray(_voidptr(ptrs[{i}]), {shape}, "
+                     f"np.{np.dtype(dtype).name})")
+        names.append(f"a{i}")
+    lines.append(f"    return count_lines({', '.join(names)})")
+    return "\n".join(lines)
+
+
+def _build() -> dict[str, Any]:
+    from numba import carray, cfunc, types
+
+    from gfcli.engine.stats import vsites_kernels
+    from gfcli.engine.stats.vreadk import _voidptr
+
+    scope = {"carray": carray, "_voidptr": _voidptr, "np": np,
+             "count_lines": vsites_kernels.count_lines}
+    exec(_source(), scope)  # noqa: S102 - from the table above
+    i64p = types.CPointer(types.int64)
+    return {"count_lines": cfunc(types.int64(i64p, i64p, i64p))(scope["cnt"])}
+
+
+KERNELS = KernelSet(
+    "vsites",
+    [os.path.join(_HERE, "vsites_kernels.py"), os.path.abspath(__file__),
+     os.path.join(_HERE, "vkernels.py"), os.path.join(_HERE, "vreadk.py"),
+     os.path.join(_HERE, "vnative.py"),
+     os.path.join(os.path.dirname(_HERE), "bam", "nativekit.py")],
+    {"count_lines": (I64, P, P, P)},
+    _build,
+)
+
+
+def _counter() -> Callable[..., int]:
+    """count_lines(ints, *arrays), native when available."""
+    from gfcli.engine.stats import vnative
+
+    native = None
+    if not os.environ.get("GFCLI_NO_NATIVE"):
+        try:
+            vnative._add_libc_symbols()  # MCJIT resolves memset/memcpy only from these
+            native = KERNELS.load()
+        except Exception:  # pragma: no cover - llvmlite missing: the numba kernel then
+            native = None
+    if native is None:
+        from gfcli.engine.stats import vsites_kernels
+
+        return vsites_kernels.count_lines
+    fn = native["count_lines"]
+
+    def call(ints, *arrays):
+        ptrs, lens = vnative._tables(COUNT_ARGS, arrays)
+        return fn(ints.ctypes.data, ptrs.ctypes.data, lens.ctypes.data)
+
+    return call
+
+
+def preload() -> None:
+    """Load (building once per machine) the kernel before the workers fork."""
+    _counter()
+
+
+def _fnv(data: bytes) -> int:
+    h = 2166136261
+    for c in data:
+        h = ((h ^ c) * 16777619) & 0xFFFFFFFF
+    return h
+
+
+def _table(names: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(slots, names, offsets): an open-addressing table the kernel's `_find` reads."""
+    size = HASH_MIN
+    while size < 4 * len(names):
+        size *= 2
+    slots = np.zeros(size, np.int64)
+    for i, name in enumerate(names):
+        h = _fnv(name) & (size - 1)
+        while slots[h]:
+            h = (h + 1) & (size - 1)
+        slots[h] = i + 1
+    off = np.zeros(len(names) + 1, np.int64)
+    off[1:] = np.cumsum([len(n) for n in names]) if names else []
+    return slots, np.frombuffer(b"".join(names) or b"\0", np.uint8).copy(), off
+
+
+@dataclass(frozen=True)
+class Tables:
+    """What the kernel needs from the header and the options (picklable, small)."""
+
+    n_samples: int
+    contigs: tuple[bytes, ...]  # by htslib contig id
+    keys: tuple[tuple[bytes, int], ...]  # (INFO key, vsites_kernels.K_*)
+    after_header: int  # virtual offset of the first record
+    m_af: int
+    bins: tuple[float, ...]
+    depth: tuple[int, int, int]
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        ctg = _table(list(self.contigs))
+        names = [k for k, _ in self.keys]
+        off = np.zeros(len(names) + 1, np.int64)
+        off[1:] = np.cumsum([len(k) for k in names]) if names else []
+        key_names = np.frombuffer(b"".join(names) or b"\0", np.uint8).copy()
+        roles = np.array([r for _, r in self.keys] or [0], np.int64)[:len(names)]
+        # first bytes of the kept keys (-1 pads): most entries are passed over on it
+        first = np.full(3, -1, np.int64)
+        first[:len(names)] = [k[0] for k in names]
+        p10 = np.array([10.0 ** k for k in range(23)], np.float64)
+        return (*ctg, key_names, off, roles, first, p10, np.asarray(self.bins, np.float32))
+
+
+def tables(n_samples: int, contigs: list[str], defs: dict[tuple[str, str], str],
+           after_header: int, m_af: int, bins: list[float] | None,
+           depth: tuple[int, int, int]) -> Tables:
+    """The kernel's tables from the header as `variants.compute` reads it."""
+    keys = tuple((name.encode(), role) for name, role in (("DP", K_DP), ("AC", K_AC),
+                                                          ("AN", K_AN))
+                 if defs.get(("INFO", name)) == "Integer")
+    return Tables(n_samples, tuple(c.encode() for c in contigs), keys, after_header, m_af,
+                  tuple(bins or ()), tuple(depth))
+
+
+def _drop_pages(src: Any, start: int, end: int) -> int:
+    """Let the kernel reclaim the mapped input in [start, end): read once, it would stay
+    in this process's resident set otherwise. Returns where the next drop starts."""
+    page = mmap.PAGESIZE
+    lo = -(-start // page) * page
+    hi = end // page * page
+    if hi > lo and isinstance(src, mmap.mmap):
+        try:
+            src.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+        except (AttributeError, OSError, ValueError):
+            pass
+    return max(hi, start)
+
+
+_LIBC: list[Any] = []
+
+
+def _after_last_newline(buf: np.ndarray, fill: int) -> int:
+    """1 + the position of the last newline in buf[:fill], or 0."""
+    if fill and buf[fill - 1] == 10:
+        return fill
+    if not _LIBC:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        libc.memrchr.restype = ctypes.c_void_p
+        libc.memrchr.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
+        _LIBC.append(libc)
+    base = buf.ctypes.data
+    hit = _LIBC[0].memrchr(base, 10, fill)
+    return hit - base + 1 if hit else 0
+
+
+class SitesReader:
+    """Per process and file: the mapped input, buffers and the parser's tables."""
+
+    def __init__(self, path: str, display: str, tabs: Tables):
+        self.path = path
+        self.display = display
+        self.tabs = tabs
+        self.table_arrays = tabs.arrays()
+        self.src = map_file(path)
+        self.inflater = Inflater(self.src)
+        self.buf = np.empty(PIECE_BYTES + (1 << 17), np.uint8)
+        self.out = np.zeros(4, np.int64)
+        from gfcli.engine.stats.vnative import SCRATCH_W
+
+        self.ints = np.zeros(N_INTS, np.int64)
+        self.ints[I_M_AF] = tabs.m_af
+        self.ints[I_DP_MIN], self.ints[I_DP_MAX], self.ints[I_DP_STEP] = tabs.depth
+        self.cols = np.zeros(16, np.int64)
+        self.scratch = np.zeros((7, SCRATCH_W), np.int64)
+        self.count_lines = _counter()
+
+    def _pieces(self, start: int | None, end: int | None) -> Iterator[tuple[int, bool]]:
+        """Fill self.buf with whole lines of [start, end); yields (bytes, last piece)."""
+        src, inflater = self.src, self.inflater
+        size = len(src)
+        address, lo = split_voffset(start if start is not None else self.tabs.after_header)
+        end_addr, end_within = split_voffset(end) if end is not None else (None, 0)
+        fill = 0
+        dropped = address
+        while True:
+            done = address >= size or (end_addr is not None and (
+                address > end_addr or (address == end_addr and not end_within)))
+            if not done:
+                total = block_size(src, address)
+                if address + total > size:
+                    raise DataError(f"truncated BGZF block at byte {address}",
+                                    path=self.display)
+                isize = block_isize(src, address, total)
+                if fill + isize + PAD > len(self.buf):
+                    # the kernel reads up to PAD bytes past the end of the text
+                    grown = np.empty(max(2 * len(self.buf), fill + isize + PAD), np.uint8)
+                    grown[:fill] = self.buf[:fill]
+                    self.buf = grown
+                buf = self.buf
+                inflater.inflate_into(address, total, buf, fill, buf.ctypes.data)
+                last = address == end_addr
+                hi = min(end_within, isize) if last else isize
+                if lo:
+                    buf[fill:fill + max(hi - lo, 0)] = buf[fill + lo:fill + hi].copy()
+                fill += max(hi - lo, 0)
+                lo = 0
+                address += total
+                if address - dropped >= DROP_BYTES:
+                    dropped = _drop_pages(src, dropped, address)
+                if last:
+                    done = True
+                if fill < PIECE_BYTES and not done:
+                    continue
+            if done:
+                _drop_pages(src, dropped, address)
+                yield fill, True
+                return
+            cut = _after_last_newline(self.buf, fill)
+            if cut == 0:
+                continue  # one line longer than the piece: read on
+            keep = fill - cut
+            yield cut, False
+            if keep:
+                self.buf[:keep] = self.buf[cut:fill].copy()
+            fill = keep
+
+    def count(self, acc: Any, ring: tuple[np.ndarray, np.ndarray], start: int | None,
+              end: int | None, ring_only: bool = False) -> None:
+        """Add the records in [start, end) (virtual offsets) to `acc` (a VariantStats);
+        with `ring_only` they only set the ring. Raises Unsupported at a line htslib must
+        read (acc is then partly updated: the caller starts the chunk over)."""
+        out = self.out
+        ints = self.ints
+        ints[I_NSAMPLES] = self.tabs.n_samples
+        ints[I_RING_ONLY] = 1 if ring_only else 0
+        accs = tuple(acc.a[name] for name in ACC_ARRAYS)
+        for fill, _last in self._pieces(start, end):
+            ints[I_START], ints[I_END] = 0, fill
+            self.count_lines(ints, self.buf, *self.table_arrays, self.cols, self.scratch,
+                             *accs, *ring, out)
+            status = int(out[O_STATUS])
+            if status == S_UNSUPPORTED:
+                raise Unsupported(int(out[O_BAD]))
+            if status == S_ANAC:
+                raise DataError("incorrect AN/AC counts (AN smaller than the sum of AC)")
