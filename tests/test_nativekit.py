@@ -140,3 +140,50 @@ def test_unknown_symbol_is_refused() -> None:
 def test_not_an_elf_object_is_refused() -> None:
     with pytest.raises(RuntimeError):
         nativekit.undefined_symbols(b"\xcf\xfa\xed\xfe" + bytes(60))
+
+
+REFUSED = textwrap.dedent('''
+    import sys
+
+    from gfcli.engine.bam import nativekit
+    from gfcli.engine.bam.nativekit import I64, KernelSet, P
+
+
+    def build():
+        from numba import carray, cfunc, types
+
+        @cfunc(types.int64(types.CPointer(types.int64), types.int64), nopython=True)
+        def zero(p, n):
+            buf = carray(p, (n,))
+            for i in range(n):
+                buf[i] = 0
+            return n
+
+        return {"zero": zero}
+
+
+    if sys.argv[1:] == ["refuse"]:  # as if memset could not be found without numba
+        real = nativekit._resolve
+
+        def _resolve(symbol):
+            if symbol == "memset":
+                raise RuntimeError("unresolvable symbol memset")
+            return real(symbol)
+
+        nativekit._resolve = _resolve
+    kernels = KernelSet("refused", [__file__], {"zero": (I64, P, I64)}, build).load()
+    print("loaded", kernels is not None, "numba", "numba" in sys.modules)
+''')
+
+
+def test_unlinkable_set_falls_back_to_numba_and_stays_so(tmp_path: Path) -> None:
+    script = tmp_path / "refused_kernels.py"
+    script.write_text(REFUSED)
+    cache = tmp_path / "cache"
+    first = _run(script, cache, "refuse")
+    assert first.returncode == 0, first.stderr
+    assert "loaded False numba True" in first.stdout
+    assert not list(cache.glob("gfcli-refused-*.o"))  # no object written
+    again = _run(script, cache)  # the manifest remembers: no recompiling, no numba import
+    assert again.returncode == 0, again.stderr
+    assert "loaded False numba False" in again.stdout

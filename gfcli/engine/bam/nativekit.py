@@ -42,6 +42,7 @@ from typing import Any
 _ENGINES: list[Any] = []  # keep MCJIT engines (and their code) alive
 _TRAPS: dict[str, Any] = {}  # ctypes callbacks bound to numba runtime symbols, kept alive
 _LIBRARIES: list[Any] = []  # ctypes handles searched for system symbols, opened once
+_UNAVAILABLE = "__unavailable__"  # manifest key: the set cannot be loaded without numba
 
 P = ctypes.c_void_p
 I64 = ctypes.c_int64
@@ -142,6 +143,8 @@ def _register_symbols(data: bytes) -> None:
     import llvmlite.binding as llvm
 
     for symbol in undefined_symbols(data):
+        if llvm.address_of_symbol(symbol):
+            continue  # known already (numba's own registrations stay as they are)
         address = _resolve(symbol)
         if not address:
             raise RuntimeError(f"symbol {symbol} resolved to 0")
@@ -185,12 +188,22 @@ class KernelSet:
             opt=3, codemodel="jitdefault",
         )
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        manifest = {}
+        manifest: dict[str, Any] = {}
         for name, compiled in built.items():
             module = llvm.parse_assembly(compiled._library.get_llvm_str())
             module.verify()
             obj_path = f"{path}.{name}.o"
-            _atomic_write(obj_path, machine.emit_object(module))
+            data = machine.emit_object(module)
+            try:
+                # Checked here, without numba's registrations, so that a set a later
+                # process could not link is numba-only from the start (and stays so:
+                # the manifest remembers it instead of recompiling on every run).
+                for symbol in undefined_symbols(data):
+                    _resolve(symbol)
+            except RuntimeError as e:
+                _atomic_write(path, json.dumps({_UNAVAILABLE: f"{name}: {e}"}).encode())
+                raise
+            _atomic_write(obj_path, data)
             manifest[name] = {"object": os.path.basename(obj_path),
                               "symbol": compiled.native_name}
         _atomic_write(path, json.dumps(manifest).encode())
@@ -202,6 +215,8 @@ class KernelSet:
         llvm.initialize_native_asmprinter()
         with open(path, "rb") as handle:
             manifest = json.loads(handle.read())
+        if _UNAVAILABLE in manifest:
+            raise RuntimeError(manifest[_UNAVAILABLE])
         loaded: dict[str, Callable[..., int]] = {}
         directory = os.path.dirname(path)
         for name, entry in manifest.items():
