@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from gfcli.engine import cleanup
@@ -49,6 +50,40 @@ def spool(data: bytes, directory: str | None) -> bytes | Spooled:
     return Spooled(path, len(data))
 
 
+def spool_stream(parts: Iterable[bytes | memoryview], directory: str) -> bytes | Spooled:
+    """Worker side: `spool` for output that arrives in pieces. Each piece is written as it
+    comes (a piece may be a view of a buffer its producer reuses for the next one), so the
+    chunk's output is never joined in memory: one copy into /dev/shm, and the worker's
+    memory does not grow with the chunk."""
+    head: list[bytes] = []
+    size = 0
+    fd = -1
+    path = ""
+    try:
+        for part in parts:
+            if fd < 0:
+                head.append(bytes(part))
+                size += len(part)
+                if size < SPOOL_MIN_BYTES:
+                    continue
+                fd, path = tempfile.mkstemp(dir=directory)
+                for piece in head:
+                    write_all(fd, piece)
+                head = []
+                continue
+            write_all(fd, part)
+            size += len(part)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+            os.unlink(path)
+        raise
+    if fd < 0:
+        return b"".join(head)
+    os.close(fd)
+    return Spooled(path, size)
+
+
 def write_payload(fd: int, item: bytes | Spooled) -> None:
     """Parent side: write a result to `fd` (sendfile for spooled ones) and drop its file."""
     if not isinstance(item, Spooled):
@@ -74,7 +109,7 @@ def write_payload(fd: int, item: bytes | Spooled) -> None:
         os.unlink(item.path)
 
 
-def write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
         written = os.write(fd, view)

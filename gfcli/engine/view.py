@@ -21,7 +21,14 @@ from gfcli.engine.execute import make_runner
 from gfcli.engine.progress import progress_for
 from gfcli.engine.sinks import AtomicOutput, OutputType
 from gfcli.engine.source import Input, open_input, require_format
-from gfcli.engine.spool import Spooled, make_spool_dir, remove_spool_dir, spool, write_payload
+from gfcli.engine.spool import (
+    Spooled,
+    make_spool_dir,
+    remove_spool_dir,
+    spool,
+    spool_stream,
+    write_payload,
+)
 
 
 @dataclass
@@ -122,6 +129,10 @@ class _PayloadTask:
     spool_dir: str | None = None  # process workers hand large results back as files
 
     def __call__(self, chunk: Chunk) -> bytes | Spooled:
+        buffers = getattr(self.formatter, "iter_buffers", None)
+        if buffers is not None and self.spool_dir is not None and not self.bgzf:
+            # uncompressed output goes to the spool file piece by piece, never joined
+            return spool_stream(buffers(chunk), self.spool_dir)
         data = b"".join(self.formatter.iter_payloads(chunk))
         return spool(self._encode(data), self.spool_dir)
 

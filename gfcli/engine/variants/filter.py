@@ -513,6 +513,23 @@ class FilterFormatter:
                 return self._raw_payloads(st, ctx, chunk)
         return write_payloads(st, self._selected(st, chunk))
 
+    def iter_buffers(self, chunk: Chunk) -> Iterator[bytes | memoryview]:
+        """`iter_payloads` without joining the raw path's pieces: each is valid only until
+        the next is asked for (what a consumer writing them straight out needs)."""
+        st = _state(self.settings)
+        from gfcli.engine.variants import rawtext
+
+        if RAW_TEXT and self.settings.text_output and rawtext.usable(st, chunk):
+            ctx = _context(st, self.spec)
+            if ctx.raw is None:
+                ctx.raw = rawtext.RawText(ctx, ctx.decoder.contigs)
+            if ctx.raw.full or ctx.raw.pre:
+                raw = ctx.raw
+                for kind, item in rawtext.run_chunk(ctx, raw, chunk, True, _soft_filter):
+                    yield item if kind == "raw" else raw.format(item)
+                return
+        yield from self.iter_payloads(chunk)
+
     def _raw_payloads(self, st: _State, ctx: _Context, chunk: Chunk) -> Iterator[bytes]:
         from gfcli.engine.variants import rawtext
 

@@ -22,8 +22,9 @@ from gfcli.engine.bam.nativekit import I64, KernelSet, P
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 # dims of scan_lines (int64): the buffer's length, samples, wanted INFO and FORMAT tags,
-# line capacity, edit capacity
-D_N, D_S, D_K, D_F, D_MAXL, D_ECAP = range(6)
+# line capacity, edit capacity, 1 to turn the word-at-a-time sample walk off (tests
+# compare it with the byte-wise scan)
+D_N, D_S, D_K, D_F, D_MAXL, D_ECAP, D_NOFAST = range(7)
 N_DIMS = 10
 # result of scan_lines: lines, next offset, edits used, bytes `emit_lines` may add
 N_RESULT = 4
@@ -113,7 +114,7 @@ class Scanner:
     """The scanner's tables and reusable output arrays for one input and expression."""
 
     def __init__(self, S: int, tables: tuple[np.ndarray, ...], want_info: np.ndarray,
-                 want_fmt: np.ndarray):
+                 want_fmt: np.ndarray, fast: bool = True):
         self.S, self.K, self.F = S, len(want_info), len(want_fmt)
         self.tables = tuple(np.ascontiguousarray(t) for t in tables)
         self.want_info = np.ascontiguousarray(want_info, np.int64)
@@ -124,6 +125,7 @@ class Scanner:
         self.result = np.zeros(4, np.int64)
         self.dims = np.zeros(10, np.int64)
         self.lens = np.zeros(N_LENS, np.int64)
+        self.dims[D_NOFAST] = 0 if fast else 1
         self._alloc(1024, 4096)
 
     def _alloc(self, lines: int, ecap: int) -> None:
