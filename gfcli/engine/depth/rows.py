@@ -302,9 +302,13 @@ def plan_segments(sources: list, rules: CountRules, tids: list[int], region, row
         cuts = list(range(lo, hi, size)) if split else [lo]
         if not cuts:
             cuts = [lo]
+        rows = rows_for(tid)
         for i, beg in enumerate(cuts):
             last = i == len(cuts) - 1
             end = hi if last else cuts[i + 1]
+            if split and rows.bed is not None and not rows.needs_counted() and not len(
+                    _clip(rows.bed, beg, end)):
+                continue  # -b: no position of the segment can be printed
             if last:
                 walk_end = region[2] if region is not None and region[2] is not None \
                     else _NO_END
@@ -322,7 +326,7 @@ def plan_segments(sources: list, rules: CountRules, tids: list[int], region, row
                         start = linear[window]
                 files.append((src.path, start, stop))
             segments.append(Segment(tid, first.names[tid], first.lengths[tid], beg, max(beg, end),
-                                    walk_end, tuple(files), rules, rows_for(tid), last))
+                                    walk_end, tuple(files), rules, rows, last))
     return segments
 
 
