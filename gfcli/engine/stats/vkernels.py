@@ -13,7 +13,24 @@ from __future__ import annotations
 import numpy as np
 
 from gfcli.engine.numba_cache import load_numba
-from gfcli.engine.stats.vnative import RING, RING_W, SCRATCH_W
+from gfcli.engine.stats.vnative import (
+    N_OUT,
+    RING,
+    RING_W,
+    SCRATCH_W,
+    WS_C1,
+    WS_CLS,
+    WS_DPS,
+    WS_FIXED,
+    WS_H8,
+    WS_LIST,
+    WS_NDP,
+    WS_NEED,
+    WS_NFAST,
+    WS_OUT,
+    WS_PACK,
+    WS_PER_SAMPLE,
+)
 
 numba = load_numba()
 njit = numba.njit
@@ -111,7 +128,7 @@ def _float_bits(buf, p):
             | (np.int64(buf[p + 3]) << 24))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy")
 def _typed(buf, p):
     """(type, count, position of the first value) of the typed vector at p."""
     b = buf[p]
@@ -125,7 +142,7 @@ def _typed(buf, p):
     return t, n, p
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy")
 def _typed_int(buf, p):
     t, n, q = _typed(buf, p)
     return _int_at(buf, q, t), q + n * _size(t)
@@ -136,7 +153,7 @@ def _upper(c):
     return c - 32 if 97 <= c <= 122 else c
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy")
 def _clen(buf, beg, end):
     i = beg
     while i < end and buf[i] != 0:
@@ -258,6 +275,41 @@ def update(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids, samp
            sn, af_ts, af_tv, af_snps, af_indels, qual_ts, qual_tv, qual_in, ins, dels,
            subst, dp_gt, dp_site, nvaf, dvaf, smpl, vaf_snv, vaf_indel, af_hwe, usr_ts,
            usr_tv, chrom, maf, ring, ring_state, skip, scratch):
+    """Count the batch's n records (returns n, or the failing record as `update_ws`)."""
+    ws = np.zeros(ws_size(sample_idx.size), np.int64)
+    return update_ws(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids,
+                     sample_idx, usr_id, usr_idx, usr_float, usr_min, usr_max, usr_nbins,
+                     sn, af_ts, af_tv, af_snps, af_indels, qual_ts, qual_tv, qual_in, ins,
+                     dels, subst, dp_gt, dp_site, nvaf, dvaf, smpl, vaf_snv, vaf_indel,
+                     af_hwe, usr_ts, usr_tv, chrom, maf, ring, ring_state, skip, scratch, ws)
+
+
+@njit(cache=True, error_model="numpy")
+def update_ws(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids, sample_idx,
+              usr_id, usr_idx, usr_float, usr_min, usr_max, usr_nbins,
+              sn, af_ts, af_tv, af_snps, af_indels, qual_ts, qual_tv, qual_in, ins, dels,
+              subst, dp_gt, dp_site, nvaf, dvaf, smpl, vaf_snv, vaf_indel, af_hwe, usr_ts,
+              usr_tv, chrom, maf, ring, ring_state, skip, scratch, ws):
+    """`update` with its per-sample workspace `ws` (ws_size(samples) int64, zero on entry:
+    the precompiled kernel cannot allocate). Deferred counts are added to `smpl` and
+    `dp_gt` before it returns."""
+    _ws_prepare(ws, sample_idx.size, params[P_GT_MISSING_ENDS] != 0)
+    r = _update_body(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids,
+                     sample_idx, usr_id, usr_idx, usr_float, usr_min, usr_max, usr_nbins,
+                     sn, af_ts, af_tv, af_snps, af_indels, qual_ts, qual_tv, qual_in, ins,
+                     dels, subst, dp_gt, dp_site, nvaf, dvaf, smpl, vaf_snv, vaf_indel,
+                     af_hwe, usr_ts, usr_tv, chrom, maf, ring, ring_state, skip, scratch, ws)
+    _ws_flush(ws, sample_idx.size, smpl, dp_gt, params[P_DP_MIN], params[P_DP_MAX],
+              params[P_DP_STEP])
+    return r
+
+
+@njit(cache=True, error_model="numpy")
+def _update_body(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids, sample_idx,
+                 usr_id, usr_idx, usr_float, usr_min, usr_max, usr_nbins,
+                 sn, af_ts, af_tv, af_snps, af_indels, qual_ts, qual_tv, qual_in, ins, dels,
+                 subst, dp_gt, dp_site, nvaf, dvaf, smpl, vaf_snv, vaf_indel, af_hwe, usr_ts,
+                 usr_tv, chrom, maf, ring, ring_state, skip, scratch, ws):
     m_af = params[P_M_AF]
     dp_min = params[P_DP_MIN]
     dp_max = params[P_DP_MAX]
@@ -268,6 +320,11 @@ def update(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids, samp
     # `zero` is read from memory so that LLVM keeps the zeroing loops as loops: as memset
     # calls, the precompiled kernel would need a symbol MCJIT does not resolve (vnative)
     zero = scratch[1, SCRATCH_W - 1]  # never written: n_allele < SCRATCH_W
+    fast_ok = sample_idx.size < (1 << PACK_BITS)
+    ident = True
+    for s in range(sample_idx.size):
+        if sample_idx[s] != s:
+            ident = False
     a_beg = scratch[0]
     a_len = scratch[1]
     a_type = scratch[2]
@@ -533,10 +590,23 @@ def update(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids, samp
             if line_type == VT_SNP:
                 sn[SN_SNP_MALS] += 1
         if with_samples:
-            _sample_stats(ibuf, buf, a_beg, a_len, a_type, a_n, n_allele, iaf, gt_p, gt_t,
-                          gt_n, dpf_p, dpf_t, dpf_n, ad_p, ad_t, ad_n, sample_idx, smpl, vaf_snv,
-                          vaf_indel, nvaf, dvaf, af_hwe, dp_gt, dp_min, dp_max, dp_step,
-                          m_vals, gt_me)
+            fast = (fast_ok and n_allele == 2 and gt_p >= 0 and gt_t == 1
+                    and (gt_n == 1 or gt_n == 2) and (ad_p < 0 or (
+                        ad_n == 2 and (ad_t == 1 or ad_t == 2)))
+                    and (dpf_p < 0 or dpf_t == 1 or dpf_t == 2))
+            if not (fast and _sample_fast(
+                    ibuf, buf, a_beg, a_len, a_type, a_n, iaf, gt_p, gt_n, dpf_p, dpf_t,
+                    dpf_n, ad_p, ad_t, sample_idx, smpl, vaf_snv, vaf_indel, nvaf, dvaf,
+                    af_hwe, ws, ident)):
+                _sample_stats(ibuf, buf, a_beg, a_len, a_type, a_n, n_allele, iaf, gt_p,
+                              gt_t, gt_n, dpf_p, dpf_t, dpf_n, ad_p, ad_t, ad_n, sample_idx,
+                              smpl, vaf_snv, vaf_indel, nvaf, dvaf, af_hwe, gt_me)
+            if dpf_p >= 0:
+                _dp_stats(ibuf, dpf_p, dpf_t, dpf_n, sample_idx, smpl, dp_gt, dp_min,
+                          dp_max, dp_step, m_vals, ws, ident)
+            elif ad_p >= 0:
+                _dp_from_ad(ibuf, ad_p, ad_t, ad_n, sample_idx, smpl, dp_gt, dp_min, dp_max,
+                            dp_step, m_vals)
         if info_dp_n == 1:
             dp_site[_idist(info_dp, dp_min, dp_max, dp_step, m_vals)] += 1
     return n
@@ -692,8 +762,8 @@ def _vaf_one(ibuf, ad_base, ad_t, ad_n, allele, total):
 @njit(cache=True, error_model="numpy")
 def _sample_stats(ibuf, buf, a_beg, a_len, a_type, a_n, n_allele, iaf, gt_p, gt_t, gt_n,
                   dpf_p, dpf_t, dpf_n, ad_p, ad_t, ad_n, sample_idx, smpl, vaf_snv,
-                  vaf_indel, nvaf, dvaf, af_hwe, dp_gt, dp_min, dp_max, dp_step, m_vals,
-                  missing_ends):
+                  vaf_indel, nvaf, dvaf, af_hwe, missing_ends):
+    """Every genotype class, ploidy, allele count and FORMAT type (see `_sample_fast`)."""
     n_sel = sample_idx.size
     nref_tot = 0
     nhet_tot = 0
@@ -853,34 +923,29 @@ def _sample_stats(ibuf, buf, a_beg, a_len, a_type, a_n, n_allele, iaf, gt_p, gt_
         if n_allele > 1:
             idx += N_HWE * iaf[1]
         af_hwe[idx] += 1
-    if dpf_p >= 0:
-        sz = _size(dpf_t)
-        for s in range(n_sel):
-            v = _int_at(ibuf, dpf_p + sample_idx[s] * dpf_n * sz, dpf_t)
-            if v == _missing(dpf_t) + 1 or v == _missing(dpf_t) or v == 0:
+
+
+@njit(cache=True, error_model="numpy")
+def _dp_from_ad(ibuf, ad_p, ad_t, ad_n, sample_idx, smpl, dp_gt, dp_min, dp_max, dp_step,
+                m_vals):
+    """Without FORMAT/DP a genotype's depth is the sum of its non-missing AD values."""
+    asz = _size(ad_t)
+    for s in range(sample_idx.size):
+        base = ad_p + sample_idx[s] * ad_n * asz
+        d = 0
+        has = False
+        for x in range(ad_n):
+            v = _int_at(ibuf, base + x * asz, ad_t)
+            if v == _missing(ad_t) + 1:
+                break
+            if v == _missing(ad_t):
                 continue
-            dp_gt[_idist(v, dp_min, dp_max, dp_step, m_vals)] += 1
+            has = True
+            d += v
+        if has and d != 0:
+            dp_gt[_idist(d, dp_min, dp_max, dp_step, m_vals)] += 1
             smpl[s, PS_NDP] += 1
-            smpl[s, PS_DP] += v
-    elif ad_p >= 0:
-        asz = _size(ad_t)
-        for s in range(n_sel):
-            si = sample_idx[s]
-            base = ad_p + si * ad_n * asz
-            d = 0
-            has = False
-            for x in range(ad_n):
-                v = _int_at(ibuf, base + x * asz, ad_t)
-                if v == _missing(ad_t) + 1:
-                    break
-                if v == _missing(ad_t):
-                    continue
-                has = True
-                d += v
-            if has and d != 0:
-                dp_gt[_idist(d, dp_min, dp_max, dp_step, m_vals)] += 1
-                smpl[s, PS_NDP] += 1
-                smpl[s, PS_DP] += d
+            smpl[s, PS_DP] += d
 
 
 @njit(cache=True, error_model="numpy")
@@ -925,3 +990,353 @@ def split_bcf(start, end, buf, heads, s_off, i_off, out):
     out[0] = n
     out[1] = p
     return 0
+
+
+# ---------------------------------------------------------------------------------------
+# Biallelic records with int8 genotypes (nearly every cohort record): classes from tables.
+#
+# Each GT byte becomes a 2-bit code (C1 table: '.', REF, ALT, vector end; anything else,
+# an allele index > 1 or a negative value, is OTHER and sends the record to
+# `_sample_stats`). A genotype is then one of 16 codes c = c0 << 2 | c1 whose class is
+# fixed (CLS). The per-sample loop only reads the two bytes, adds the code's term to a
+# packed sum of the hom-ref/het/hom-alt totals (HWE, singletons) and appends the sample to
+# a list unless it is hom-ref: no branch, no scattered store. The listed genotypes then
+# add one to their outcome, the per-sample counter set OUT[c] their record gives them
+# (set per record from its ALT), and go through the VAF step. Outcome counts stay in
+# `ws` and are added to `smpl` once per batch, hom-ref counts as the fast records minus
+# the sample's other outcomes.
+#
+# Indexes are cast to unsigned where the hot loops index arrays: numba wraps negative
+# signed indexes around, a compare and a conditional move on every access.
+
+C_MISS, C_REF, C_ALT, C_END, C_OTHER = 0, 1, 2, 3, 16
+PACK_BITS = 21  # fields of the packed class sum (samples per record < 2**21)
+PACK_MASK = (1 << PACK_BITS) - 1
+# outcomes: which per-sample counters (smpl columns) a genotype adds one to
+(O_NONE, O_HOMRR, O_MISSING, O_HAPREF, O_HAPALT, O_HETS, O_HOMAA, O_HETS_TS, O_HETS_TV,
+ O_HOMAA_TS, O_HOMAA_TV, O_INS_HET, O_DEL_HET, O_INS_HOM, O_DEL_HOM) = range(15)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _u(i):
+    return np.uint64(i)
+
+
+@njit(cache=True, error_model="numpy")
+def ws_size(n_sel):
+    """int64 elements of `update_ws`'s workspace for n_sel samples (vnative.ws_size)."""
+    return WS_FIXED + (N_OUT + WS_PER_SAMPLE) * n_sel
+
+
+@njit(cache=True, error_model="numpy")
+def _ws_prepare(ws, n_sel, missing_ends):
+    """The tables that depend on the run only (the counts must already be zero)."""
+    for b in range(256):
+        if b == 0x81 or (missing_ends and b == 0x80):
+            ws[WS_C1 + b] = C_END
+        elif b < 6:
+            ws[WS_C1 + b] = b >> 1
+        else:
+            ws[WS_C1 + b] = C_OTHER
+    for c in range(16):
+        c0 = c >> 2
+        c1 = c & 3
+        if c0 == C_MISS or c0 == C_END or c1 == C_MISS:
+            cls = GT_UNKN
+        elif c1 == C_END:
+            cls = GT_HAPL_R if c0 == C_REF else GT_HAPL_A
+        elif c0 == C_REF and c1 == C_REF:
+            cls = GT_HOM_RR
+        elif c0 == C_ALT and c1 == C_ALT:
+            cls = GT_HOM_AA
+        else:
+            cls = GT_HET_RA
+        ws[WS_CLS + c] = cls
+        ws[WS_LIST + c] = 0 if cls == GT_HOM_RR else 1
+        if cls == GT_HOM_RR:
+            ws[WS_PACK + c] = 1
+        elif cls == GT_HET_RA:
+            ws[WS_PACK + c] = 1 << PACK_BITS
+        elif cls == GT_HOM_AA:
+            ws[WS_PACK + c] = 1 << (2 * PACK_BITS)
+        else:
+            ws[WS_PACK + c] = 0
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _expand(o):
+    """The smpl columns (second one or -1) outcome `o` adds to."""
+    if o == O_HOMRR:
+        return PS_HOMRR, -1
+    if o == O_MISSING:
+        return PS_MISSING, -1
+    if o == O_HAPREF:
+        return PS_HAPREF, -1
+    if o == O_HAPALT:
+        return PS_HAPALT, -1
+    if o == O_HETS:
+        return PS_HETS, -1
+    if o == O_HOMAA:
+        return PS_HOMAA, -1
+    if o == O_HETS_TS:
+        return PS_HETS, PS_TS
+    if o == O_HETS_TV:
+        return PS_HETS, PS_TV
+    if o == O_HOMAA_TS:
+        return PS_HOMAA, PS_TS
+    if o == O_HOMAA_TV:
+        return PS_HOMAA, PS_TV
+    if o == O_INS_HET:
+        return PS_INDELS, PS_INS_HETS
+    if o == O_DEL_HET:
+        return PS_INDELS, PS_DEL_HETS
+    if o == O_INS_HOM:
+        return PS_INDELS, PS_INS_HOMS
+    if o == O_DEL_HOM:
+        return PS_INDELS, PS_DEL_HOMS
+    return -1, -1
+
+
+@njit(cache=True, error_model="numpy")
+def _ws_flush(ws, n_sel, smpl, dp_gt, dp_min, dp_max, dp_step):
+    """Add the deferred counts to smpl and dp_gt and zero them for the next batch (each
+    zeroed in a loop that also reads: LLVM keeps it a loop, no memset call, see vnative)."""
+    n_fast = ws[WS_NFAST]
+    ws[WS_NFAST] = n_fast - n_fast
+    dps = WS_FIXED + (N_OUT + WS_DPS) * n_sel
+    ndp = WS_FIXED + (N_OUT + WS_NDP) * n_sel
+    for s in range(n_sel):
+        row = WS_FIXED + s * N_OUT
+        listed = np.int64(0)
+        for o in range(N_OUT):
+            v = ws[row + o]
+            if v == 0:
+                continue
+            ws[row + o] = v - v
+            listed += v
+            a, b = _expand(o)
+            if a >= 0:
+                smpl[s, a] += v
+            if b >= 0:
+                smpl[s, b] += v
+        smpl[s, PS_HOMRR] += n_fast - listed
+        v = ws[dps + s]
+        ws[dps + s] = v - v
+        smpl[s, PS_DP] += v
+        v = ws[ndp + s]
+        ws[ndp + s] = v - v
+        smpl[s, PS_NDP] += v
+    m_vals = dp_gt.size
+    for b in range(256):
+        v = np.int64(0)
+        for k in range(4):
+            x = ws[WS_H8 + 256 * k + b]
+            ws[WS_H8 + 256 * k + b] = x - x
+            v += x
+        if v == 0:
+            continue
+        d = b - 256 if b >= 128 else b
+        if d == 0 or d == -128 or d == -127:
+            continue
+        dp_gt[_idist(d, dp_min, dp_max, dp_step, m_vals)] += v
+
+
+@njit(cache=True, error_model="numpy")
+def _record_table(ws, buf, a_beg, a_len, a_type, a_n, with_ad):
+    """OUT and NEED for a biallelic record (the `_sample_stats` rules with ial = 1)."""
+    vt = a_type[1]
+    het_o = O_NONE
+    hom_o = O_NONE
+    if (vt & VT_SNP) or vt == VT_REF:
+        het_o = O_HETS
+        hom_o = O_HOMAA
+        if vt & VT_SNP:
+            ref = _acgt(buf[a_beg[0]]) if a_len[0] > 0 else -1
+            alt = _acgt(buf[a_beg[1]]) if a_len[1] > 0 else -1
+            if alt >= 0:
+                if abs(ref - alt) == 2:
+                    het_o = O_HETS_TS
+                    hom_o = O_HOMAA_TS
+                else:
+                    het_o = O_HETS_TV
+                    hom_o = O_HOMAA_TV
+    if vt & VT_INDEL:
+        if a_n[1] < 0:
+            het_o = O_DEL_HET
+            hom_o = O_DEL_HOM
+        else:
+            het_o = O_INS_HET
+            hom_o = O_INS_HOM
+    need = 1 if with_ad else 0
+    for c in range(16):
+        cls = ws[WS_CLS + c]
+        if cls == GT_HOM_RR:
+            ws[WS_OUT + c] = O_HOMRR
+            ws[WS_NEED + c] = 0
+        elif cls == GT_UNKN:
+            ws[WS_OUT + c] = O_MISSING
+            ws[WS_NEED + c] = need
+        elif cls == GT_HAPL_R:
+            ws[WS_OUT + c] = O_HAPREF
+            ws[WS_NEED + c] = 0
+        elif cls == GT_HAPL_A:
+            ws[WS_OUT + c] = O_HAPALT
+            ws[WS_NEED + c] = need
+        elif cls == GT_HET_RA:
+            ws[WS_OUT + c] = het_o
+            ws[WS_NEED + c] = need
+        else:
+            ws[WS_OUT + c] = hom_o
+            ws[WS_NEED + c] = need
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _i8(buf, p):
+    v = np.int64(buf[_u(p)])
+    return v - 256 if v >= 128 else v
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _i16(buf, p):
+    v = np.int64(buf[_u(p)]) | (np.int64(buf[_u(p + 1)]) << 8)
+    return v - 65536 if v >= 32768 else v
+
+
+@njit(cache=True, error_model="numpy")
+def _sample_fast(ibuf, buf, a_beg, a_len, a_type, a_n, iaf, gt_p, gt_n, dpf_p, dpf_t, dpf_n,
+                 ad_p, ad_t, sample_idx, smpl, vaf_snv, vaf_indel, nvaf, dvaf, af_hwe, ws,
+                 ident):
+    """`_sample_stats` (without DP) for a biallelic record whose GT is int8 of ploidy 1 or
+    2 and whose AD, if any, has 2 int8/int16 values; False (nothing counted) when a
+    genotype holds anything but '.', 0, 1 or the vector end. `ident`: sample_idx is
+    0..n-1."""
+    n_sel = sample_idx.size
+    codes = WS_FIXED + N_OUT * n_sel
+    lst = codes + n_sel
+    bad = np.int64(0)
+    packed = np.int64(0)
+    m = np.int64(0)
+    for s in range(n_sel):
+        si = s if ident else sample_idx[_u(s)]
+        if gt_n == 2:
+            p = gt_p + 2 * si
+            c = (ws[_u(WS_C1 + ibuf[_u(p)])] << 2) | ws[_u(WS_C1 + ibuf[_u(p + 1)])]
+        else:
+            c = (ws[_u(WS_C1 + ibuf[_u(gt_p + si)])] << 2) | C_END
+        bad |= c
+        c &= 15
+        ws[_u(codes + s)] = c
+        packed += ws[_u(WS_PACK + c)]
+        ws[_u(lst + m)] = s
+        m += ws[_u(WS_LIST + c)]
+    if bad >= C_OTHER:
+        return False
+    ws[WS_NFAST] += 1
+    _record_table(ws, buf, a_beg, a_len, a_type, a_n, ad_p >= 0)
+    nref = packed & PACK_MASK
+    nhet = (packed >> PACK_BITS) & PACK_MASK
+    nalt = packed >> (2 * PACK_BITS)
+    if nhet + nalt == 1:
+        for j in range(m):
+            s = ws[_u(lst + j)]
+            if ws[_u(WS_PACK + ws[_u(codes + s)])] > 1:
+                smpl[s, PS_SNGL] += 1
+                break
+    if m:
+        _listed(ibuf, a_type, a_n, dpf_p, dpf_t, dpf_n, ad_p, ad_t, sample_idx, vaf_snv,
+                vaf_indel, nvaf, dvaf, ws, codes, lst, m)
+    tot = nref + nhet + nalt
+    if tot:
+        het_frac = np.float32(nhet) / np.float32(tot)
+        af_hwe[np.int64(het_frac * np.float32(N_HWE - 1)) + N_HWE * iaf[1]] += 1
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _listed(ibuf, a_type, a_n, dpf_p, dpf_t, dpf_n, ad_p, ad_t, sample_idx, vaf_snv,
+            vaf_indel, nvaf, dvaf, ws, codes, lst, m):
+    """The listed (not hom-ref) genotypes of a biallelic record: their outcome, then the
+    VAF/IDD step of `_sample_stats` for those that take ALT 1 (every listed class but
+    haploid REF; a missing genotype too, when its AD[1] is a value), in sample order."""
+    ln = a_n[1]
+    if ln < -M_INDEL:
+        ln = -M_INDEL
+    elif ln > M_INDEL:
+        ln = M_INDEL
+    vi = M_INDEL + ln
+    rows = vaf_snv if a_type[1] & VT_SNP else vaf_indel
+    d = dvaf[vi]
+    nv = 0
+    asz = _size(ad_t)
+    ad_miss = _missing(ad_t)
+    dp_miss = _missing(dpf_t)
+    for j in range(m):
+        s = ws[_u(lst + j)]
+        c = ws[_u(codes + s)]
+        ws[_u(WS_FIXED + s * N_OUT + ws[_u(WS_OUT + c)])] += 1
+        if ws[_u(WS_NEED + c)] == 0:
+            continue
+        si = sample_idx[_u(s)]
+        base = ad_p + si * 2 * asz
+        if ad_t == 1:
+            a0 = _i8(ibuf, base)
+            a1 = _i8(ibuf, base + 1)
+        else:
+            a0 = _i16(ibuf, base)
+            a1 = _i16(ibuf, base + 2)
+        if a1 == ad_miss or a1 == ad_miss + 1 or a1 == 0:
+            continue
+        total = np.int64(0)
+        if dpf_p >= 0:
+            if dpf_t == 1:
+                dv = _i8(ibuf, dpf_p + si * dpf_n)
+            else:
+                dv = _int_at(ibuf, dpf_p + si * dpf_n * _size(dpf_t), dpf_t)
+            if dv != dp_miss and dv != dp_miss + 1:
+                total = dv
+        elif a0 != ad_miss + 1:  # AD sum: the vector ends at its end marker
+            if a0 != ad_miss:
+                total += a0
+            total += a1
+        if total == 0:
+            continue
+        vaf = np.float32(a1) / np.float32(total)
+        nv += 1
+        d += vaf
+        if vaf < 0 or vaf > 1:
+            continue
+        rows[_u(s), _u(np.int64(np.rint(np.float32(vaf * np.float32(20)))))] += 1
+    nvaf[vi] += nv
+    dvaf[vi] = d
+
+
+@njit(cache=True, error_model="numpy")
+def _dp_stats(ibuf, dpf_p, dpf_t, dpf_n, sample_idx, smpl, dp_gt, dp_min, dp_max, dp_step,
+              m_vals, ws, ident):
+    """FORMAT/DP: per-sample depth sums and the DP histogram (int8 values: sums kept in
+    ws, the histogram by byte value, both added once per batch). Missing, vector-end and
+    zero values are not counted."""
+    n_sel = sample_idx.size
+    if dpf_t == 1:
+        dps = WS_FIXED + (N_OUT + WS_DPS) * n_sel
+        ndp = WS_FIXED + (N_OUT + WS_NDP) * n_sel
+        for s in range(n_sel):  # no histogram store in this loop: it can be vectorised
+            si = s if ident else sample_idx[_u(s)]
+            v = _i8(ibuf, dpf_p + si * dpf_n)
+            ok = np.int64((v != 0) & (v > -127))
+            ws[_u(dps + s)] += v * ok
+            ws[_u(ndp + s)] += ok
+        for s in range(n_sel):
+            si = s if ident else sample_idx[_u(s)]
+            # four interleaved histograms: equal neighbours do not wait on each other
+            ws[_u(WS_H8 + ((s & 3) << 8) + ibuf[_u(dpf_p + si * dpf_n)])] += 1
+        return
+    sz = _size(dpf_t)
+    miss = _missing(dpf_t)
+    for s in range(n_sel):
+        v = _int_at(ibuf, dpf_p + sample_idx[s] * dpf_n * sz, dpf_t)
+        if v == miss + 1 or v == miss or v == 0:
+            continue
+        dp_gt[_idist(v, dp_min, dp_max, dp_step, m_vals)] += 1
+        smpl[s, PS_NDP] += 1
+        smpl[s, PS_DP] += v

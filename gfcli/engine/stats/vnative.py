@@ -24,6 +24,24 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 RING = 3  # bcf1_t the synced reader cycles through (vkernels.N_STALE)
 RING_W = 64  # ALT indexes the ring remembers
 SCRATCH_W = 1 << 16  # n_allele is 16 bits: update's per-allele scratch rows never grow
+# vkernels.update_ws's workspace (int64): fixed tables, then per sample N_OUT outcome
+# counts and WS_PER_SAMPLE more values (genotype code, VAF list entry, DP sum, DP count)
+N_OUT = 16
+WS_PER_SAMPLE = 4
+WS_DPS, WS_NDP = 2, 3  # which of them (after the codes and the list)
+WS_H8 = 0  # 4 x 256: int8 FORMAT/DP values by byte, binned into dp_gt once per batch
+WS_C1 = 1024  # 256: GT byte -> 2-bit code
+WS_CLS = 1280  # 16: genotype code -> bcf_gt_type class
+WS_PACK = 1296  # 16: genotype code -> its term of the packed class sum
+WS_LIST = 1312  # 16: genotype code -> 1 unless hom-ref
+WS_OUT = 1328  # 16: genotype code -> outcome (set per record)
+WS_NEED = 1344  # 16: genotype code -> 1 when the VAF step looks at it (set per record)
+WS_NFAST = 1360  # records counted by the table path in this batch
+WS_FIXED = 1376
+
+
+def ws_size(n_sel: int) -> int:
+    return WS_FIXED + (N_OUT + WS_PER_SAMPLE) * n_sel
 
 # vkernels.update's arguments after `n`, in order: (name, numpy dtype, rank). For rank 2 the
 # second dimension travels in `lens` right after the element count.
@@ -44,6 +62,8 @@ UPDATE_ARGS: tuple[tuple[str, Any, int], ...] = (
     ("ring_state", np.int64, 1), ("skip", np.uint8, 1), ("scratch", np.int64, 2),
 )
 N_UPDATE = len(UPDATE_ARGS)
+# the precompiled kernel is vkernels.update_ws: update's arguments and its workspace
+UPDATE_WS_ARGS = (*UPDATE_ARGS, ("ws", np.int64, 1))
 READ_ARGS: tuple[tuple[str, Any, int], ...] = (
     ("heads", np.uint8, 2), ("s_off", np.int64, 1), ("shared", np.uint8, 1),
     ("i_off", np.int64, 1), ("indiv", np.uint8, 1), ("out", np.int64, 1),
@@ -88,9 +108,9 @@ def _build() -> dict[str, Any]:
 
     i64p = types.CPointer(types.int64)
     scope = {"carray": carray, "_voidptr": vreadk._voidptr, "np": np,
-             "update": vkernels.update, "read_loop": vreadk.read_loop,
+             "update": vkernels.update_ws, "read_loop": vreadk.read_loop,
              "split_bcf": vkernels.split_bcf}
-    exec(_source("upd", UPDATE_ARGS, "update", 1), scope)  # noqa: S102 - from the tables
+    exec(_source("upd", UPDATE_WS_ARGS, "update", 1), scope)  # noqa: S102 - from the tables
     exec(_source("rd", READ_ARGS, "read_loop", N_READ_INTS), scope)  # noqa: S102
     exec(_source("spl", SPLIT_ARGS, "split_bcf", 2), scope)  # noqa: S102
     sig = types.int64(i64p, i64p, i64p)
@@ -156,6 +176,10 @@ def _tables(spec, arrays) -> tuple[np.ndarray, np.ndarray]:
     return ptrs, lens
 
 
+_WS: dict[int, np.ndarray] = {}  # update_ws's workspace by sample count, one per process
+_SAMPLE_IDX = [name for name, _t, _r in UPDATE_ARGS].index("sample_idx")
+
+
 def update() -> Callable[..., int]:
     """vkernels.update(n, *arrays), native when available."""
     native = _load()
@@ -166,8 +190,12 @@ def update() -> Callable[..., int]:
     fn = native["stats_update"]
 
     def call(n, *arrays):
+        n_sel = arrays[_SAMPLE_IDX].size
+        ws = _WS.get(n_sel)
+        if ws is None:  # zero: update_ws leaves it zero again when it returns
+            ws = _WS[n_sel] = np.zeros(ws_size(n_sel), np.int64)
         ints = np.array([n], np.int64)
-        ptrs, lens = _tables(UPDATE_ARGS, arrays)
+        ptrs, lens = _tables(UPDATE_WS_ARGS, (*arrays, ws))
         return fn(ints.ctypes.data, ptrs.ctypes.data, lens.ctypes.data)
 
     return call
