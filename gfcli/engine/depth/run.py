@@ -1,10 +1,11 @@
-"""`gfcli depth`: plan per-reference tasks, run them (in parallel with -@), write outputs.
+"""`gfcli depth`: inputs, options and tasks; samtools rows are made by `rows.py`.
 
-An indexed BAM is cut into one task per reference (the index's pseudo-bin gives the
-record range of each), run by worker processes that return small results: the text of
-samtools rows (in a temp file when large) or mosdepth's per-reference summaries, counts
-and compressed BED pieces. Other inputs (SAM, CRAM, URLs through pysam; unindexed BAM;
-stdin) are walked in one pass, reference after reference, several files in step.
+For mosdepth's summaries an indexed BAM is cut into one task per reference (the index's
+pseudo-bin gives the record range of each), run by worker processes that return
+per-reference summaries, counts and compressed BED pieces. samtools rows of indexed
+BAMs go by position segments (`rows.py`). Other inputs (SAM, CRAM, URLs through pysam;
+unindexed BAM; stdin) are walked in one pass, reference after reference, several files
+in step.
 """
 
 from __future__ import annotations
@@ -204,7 +205,7 @@ class _RefTask:
     rules: CountRules
     beg: int = 0
     end: int | None = None
-    rows: Any = None  # unused (samtools rows are planned by rows.py)
+    rows: Any = None  # not used by summaries (samtools rows: rows.Segment)
     summary: Any = None  # mosdepth output plan
     tmpdir: str | None = None
 
