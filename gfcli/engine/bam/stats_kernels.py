@@ -25,67 +25,98 @@ numba = load_numba()
 import numpy as np  # noqa: E402
 
 from gfcli.engine.bam.kernels import _i32, _u16  # noqa: E402
+from gfcli.engine.bam.stats_layout import (  # noqa: E402
+    ANOMALY,
+    BAD_RECORD,
+    C_COVMAX,
+    C_COVMIN,
+    C_COVSTEP,
+    C_FAI,
+    C_FILTER,
+    C_GCDBIN,
+    C_MINMAPQ,
+    C_NCOV,
+    C_NISIZE,
+    C_NREF,
+    C_READLEN,
+    C_REGIONS,
+    C_REQUIRE,
+    C_TRIM,
+    CHK_NAMES,
+    CHK_QUALS,
+    CHK_READS,
+    COVHEAD_BASE,
+    COVHEAD_TID,
+    ERR_NO_CIGAR,
+    ERR_READ_TOO_LONG,
+    ERR_REF_SHORT,
+    ERR_TARGETS_UNSORTED,
+    FIRST_POS,
+    FIRST_TID,
+    HEAD_MODE,
+    HEAD_SPAN,
+    HEAD_TID,
+    IGCD,
+    IS_SORTED,
+    M_MRSEQ,
+    M_STARTED,
+    MAXLEN,
+    MAXLEN1,
+    MAXLEN2,
+    MAXQUAL,
+    N1ST,
+    N2ND,
+    NANOM,
+    NBASES,
+    NBCIGAR,
+    NBMAP,
+    NBTRIM,
+    NDUP,
+    NEED_A,
+    NEED_B,
+    NEED_C,
+    NEED_CYCLES,
+    NEED_GCD,
+    NEED_HEAD,
+    NEED_REF,
+    NFILT,
+    NGC,
+    NHEAD,
+    NINDELS,
+    NM_ABSENT,
+    NMISM,
+    NMQ0,
+    NOTHER,
+    NPAIRMAP,
+    NPAIRTECH,
+    NPROPER,
+    NQCFAIL,
+    NRECORDS,
+    NSEC,
+    NSINGLE,
+    NSUPP,
+    NUNMAP,
+    OK,
+    POS,
+    REALLOC,
+    REF_LEN,
+    REF_START,
+    REF_TID,
+    REG_FROM,
+    REG_TO,
+    RING_POS,
+    RING_SIZE,
+    RING_START,
+    SUMQUAL,
+    TID,
+    TLEN,
+    TLEN1,
+    TLEN2,
+    TLENDUP,
+    ZERO,
+)
 
 njit = numba.njit
-
-OK = 0
-BAD_RECORD = -1
-NEED_CYCLES = 1  # sc[NEED_A] = the read length to hold
-NEED_GCD = 2  # GC-depth bin arrays full
-NEED_HEAD = 3  # head event arrays full
-NEED_REF = 4  # sc[NEED_A] = tid, sc[NEED_B] = start, sc[NEED_C] = end (0-based, exclusive)
-ERR_TARGETS_UNSORTED = 5
-ERR_NO_CIGAR = 6
-ERR_READ_TOO_LONG = 7
-ERR_UNSORTED_COVERAGE = 8
-ERR_REF_SHORT = 9
-
-HEAD_SPAN = 1 << 16
-NM_ABSENT = -(1 << 62)
-NQUALS = 256
-NGC = 200
-NINDELS = 300  # samtools: nindels = the initial nbases, never grown
-
-# ---- sc: int64 scalars
-NFILT, N1ST, N2ND, NOTHER, NDUP, NUNMAP, NSINGLE, NPAIRMAP = 0, 1, 2, 3, 4, 5, 6, 7
-NPROPER, NPAIRTECH, NANOM, NMQ0, NBMAP, NBCIGAR, NBTRIM, NMISM = 8, 9, 10, 11, 12, 13, 14, 15
-NQCFAIL, NSEC, NSUPP, TLEN, TLEN1, TLEN2, TLENDUP, MAXLEN = 16, 17, 18, 19, 20, 21, 22, 23
-MAXLEN1, MAXLEN2, MAXQUAL, CHK_NAMES, CHK_READS, CHK_QUALS, SUMQUAL, IS_SORTED = (
-    24, 25, 26, 27, 28, 29, 30, 31)
-TID, POS, NBASES, REALLOC, RING_POS, RING_START, RING_SIZE = 32, 33, 34, 35, 36, 37, 38
-M_STARTED, M_TID, M_GCD_POS, M_RSEQ_POS, M_NRSEQ, M_MRSEQ, IGCD = 39, 40, 41, 42, 43, 44, 45
-HEAD_MODE, HEAD_TID, NHEAD, COVHEAD_TID, COVHEAD_BASE, ANOMALY = 46, 47, 48, 49, 50, 51
-FIRST_TID, FIRST_POS, REF_TID, REF_START, REF_LEN = 52, 53, 54, 55, 56
-NEED_A, NEED_B, NEED_C, REG_FROM, REG_TO, NRECORDS = 57, 58, 59, 60, 61, 62
-N_SC = 64
-
-# ---- cfg: int64 settings
-C_REQUIRE, C_FILTER, C_READLEN, C_TRIM, C_NISIZE, C_COVMIN, C_COVMAX, C_COVSTEP = range(8)
-C_NCOV, C_GCDBIN, C_FAI, C_REGIONS, C_MINMAPQ, C_NREF = 8, 9, 10, 11, 12, 13
-N_CFG = 16
-
-def _crc_tables() -> np.ndarray:
-    """Slicing-by-8 tables of the reflected CRC-32 (zlib's polynomial): row 0 is the
-    classic byte table, row k advances a byte k further through the register."""
-    t = np.zeros((8, 256), dtype=np.uint32)
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (0xEDB88320 ^ (c >> 1)) if (c & 1) else (c >> 1)
-        t[0, i] = c
-    for k in range(1, 8):
-        for i in range(256):
-            prev = int(t[k - 1, i])
-            t[k, i] = (prev >> 8) ^ int(t[0, prev & 0xFF])
-    return t
-
-
-_CRC_TABLE = _crc_tables()
-
-# A BAM base code (4 bits) -> is it C or G; and the code of its complement.
-_GC_CODE = np.zeros(16, dtype=np.int64)
-_GC_CODE[2] = 1
-_GC_CODE[4] = 1
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -200,14 +231,19 @@ def _ring_insert(sc, ring, frm, to):
 
 
 @njit(cache=True, nogil=True)
-def _realloc_ring(sc, ring, read_len):
-    """samtools' realloc_buffers for the coverage buffer, memcpy byte counts included."""
+def _realloc_ring(sc, ring, old, read_len):
+    """samtools' realloc_buffers for the coverage buffer, memcpy byte counts included.
+    `old` is scratch as long as the ring (the kernel never allocates). The copy and the
+    zeroing add a run-time zero (sc[ZERO]) so LLVM does not turn them into memcpy/memset
+    calls, external symbols a precompiled object would have to resolve."""
     size = sc[RING_SIZE]
     start = sc[RING_START]
-    old = ring[:size].copy()
+    zero = sc[ZERO]
+    for i in range(size):
+        old[i] = ring[i] + zero
     new_size = read_len * 5
     for i in range(new_size):
-        ring[i] = 0
+        ring[i] = zero
     n = size - start
     full = n // 4
     for i in range(full):
@@ -392,17 +428,17 @@ def stats_records(buf, start, limit, end, sc, cfg, quals, bases, rlen, indel, ic
                   isz, mapq, cov, ring, cov_head, mpc, gcd_gc, gcd_depth, gcd_tid, gcd_pos,
                   head_pos, head_len,
                   head_frac, refw, reg_beg, reg_end, reg_off, reg_cpos, chunk_beg, chunk_end,
-                  clens, per_tid, crc_table, result):
+                  clens, per_tid, crc_table, result, ms, ring_old):
     """Add the records starting in [start, limit) (ending by `end`) to the statistics.
 
     result[0] = records done, result[1] = the next record start. Returns a status.
+    `ms` (7) and `ring_old` (as long as `ring`) are scratch.
     """
     p = start
     n = 0
     cap = quals.shape[1]
     fai = cfg[C_FAI] != 0
     binsize = cfg[C_GCDBIN]
-    ms = np.empty(7, dtype=np.int64)
     while p < limit:
         if p + 4 > end:
             break
@@ -560,7 +596,7 @@ def stats_records(buf, start, limit, end, sc, cfg, quals, bases, rlen, indel, ic
             nb = sc[NBASES]
             sc[NBASES] = 2 * (1 + read_len - nb) + nb
             sc[REALLOC] += 1
-            _realloc_ring(sc, ring, read_len)
+            _realloc_ring(sc, ring, ring_old, read_len)
             if sc[M_MRSEQ] < sc[NBASES] * 10:
                 sc[M_MRSEQ] = sc[NBASES] * 10
         if sc[MAXLEN] < read_len:

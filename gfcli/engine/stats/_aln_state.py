@@ -190,7 +190,7 @@ class Workspace:
 
     def __init__(self, st: AlnSettings, names: tuple[str, ...], lengths: tuple[int, ...],
                  targets: Targets | None, head_mode: bool, cap: int = 512):
-        from gfcli.engine.bam import stats_kernels as k
+        from gfcli.engine.bam import stats_layout as k
 
         self.k = k
         self.st = st
@@ -239,6 +239,8 @@ class Workspace:
         self.mapq = np.zeros(256, dtype=np.int64)
         self.cov = np.zeros(st.ncov, dtype=np.int64)
         self.ring = np.zeros(5 * cap + 8, dtype=np.int64)
+        self.ring_old = np.zeros_like(self.ring)
+        self.ms = np.zeros(7, dtype=np.int64)
         self.cov_head = np.zeros(HEAD_SPAN, dtype=np.int64)
         self.mpc = np.zeros((cap if st.reference else 1, NQUALS), dtype=np.int64)
         self.gcd_gc = np.zeros(1024, dtype=np.float32)
@@ -272,6 +274,7 @@ class Workspace:
         ring = np.zeros(5 * cap + 8, dtype=np.int64)
         ring[: self.ring.shape[0]] = self.ring
         self.ring = ring
+        self.ring_old = np.zeros_like(ring)
         if self.st.reference:
             self.mpc = _grow(self.mpc, 0, cap)
         self.cap = cap
@@ -311,19 +314,38 @@ class Workspace:
         self.sc[REF_LEN] = len(seq)
 
     # -- the walk
+    def _kernel_arrays(self) -> tuple[np.ndarray, ...]:
+        return (self.sc, self.cfg, self.quals, self.bases, self.rlen, self.indel, self.icyc,
+                self.gcfl, self.isz, self.mapq, self.cov, self.ring, self.cov_head, self.mpc,
+                self.gcd_gc, self.gcd_depth, self.gcd_tid, self.gcd_pos, self.head_pos,
+                self.head_len, self.head_frac, self.refw, self.targets.beg, self.targets.end,
+                self.targets.off, self.reg_cpos, self.chunk_beg, self.chunk_end, self.clens,
+                self.per_tid, self.k._CRC_TABLE, self.result, self.ms, self.ring_old)
+
+    def _run_kernel(self, buf: np.ndarray, p: int, limit: int, end: int) -> int:
+        from gfcli.engine.bam import stats_native
+
+        native = stats_native.load()
+        arrays = self._kernel_arrays()
+        if native is None:
+            from gfcli.engine.bam import stats_kernels
+
+            return int(stats_kernels.stats_records(buf, p, limit, end, *arrays))
+        # the kernel reads buf[:end] only; the addresses stay valid while `arrays` lives
+        ptrs, shapes = stats_native.tables(stats_native.RECORDS_ARGS, arrays)
+        if buf.dtype != np.uint8 or not buf.flags.c_contiguous or end > buf.shape[0]:
+            raise TypeError("the record buffer must be contiguous bytes")
+        ints = np.array([p, limit, end, buf.shape[0]], np.int64)
+        return int(native["stats_records"](buf.__array_interface__["data"][0],
+                                           ints.ctypes.data, ptrs.ctypes.data,
+                                           shapes.ctypes.data))
+
     def consume(self, buf: np.ndarray, start: int, limit: int, end: int) -> int:
         """Run the kernel over [start, limit); returns the next record start."""
         k = self.k
         p = start
         while True:
-            status = k.stats_records(
-                buf, p, limit, end, self.sc, self.cfg, self.quals, self.bases, self.rlen,
-                self.indel, self.icyc, self.gcfl, self.isz, self.mapq, self.cov, self.ring,
-                self.cov_head, self.mpc, self.gcd_gc, self.gcd_depth, self.gcd_tid,
-                self.gcd_pos, self.head_pos, self.head_len, self.head_frac, self.refw,
-                self.targets.beg, self.targets.end, self.targets.off, self.reg_cpos,
-                self.chunk_beg, self.chunk_end, self.clens, self.per_tid, k._CRC_TABLE,
-                self.result)
+            status = self._run_kernel(buf, p, limit, end)
             p = int(self.result[1])
             if status == k.OK:
                 return p
@@ -356,6 +378,15 @@ _REF_CODES = np.zeros(256, dtype=np.uint8)
 for _ch, _code in (("A", 1), ("C", 2), ("G", 4), ("T", 8)):
     _REF_CODES[ord(_ch)] = _code
     _REF_CODES[ord(_ch.lower())] = _code
+
+
+def _reference_gc(codes: np.ndarray) -> np.float32:
+    """stats_kernels.ref_gc of a whole window: G+C over A+C+G+T, in float32 like samtools."""
+    gc = int(np.count_nonzero((codes == 2) | (codes == 4)))
+    count = gc + int(np.count_nonzero((codes == 1) | (codes == 8)))
+    if count == 0:
+        return np.float32(0.0)
+    return np.float32(np.float32(gc) / np.float32(count))
 
 
 def encode_reference(seq: str) -> np.ndarray:
@@ -623,7 +654,7 @@ class AlnStats:
                 self.machine = other.machine.copy()
 
     def _replay(self, machine, bins, head):
-        from gfcli.engine.bam import stats_kernels as k
+        from gfcli.engine.bam import stats_native
 
         st = self.settings
         ms = np.zeros(7, dtype=np.int64)
@@ -649,8 +680,8 @@ class AlnStats:
             gc[1:nb + 1], depth[1:nb + 1], btid[1:nb + 1], bpos[1:nb + 1] = bins
         tids = np.full(n, tid, dtype=np.int64)
         clens = np.array(list(self.lengths) or [0], dtype=np.int64)
-        k.gcd_replay(ms, gc, depth, btid, bpos, tids, pos, lens, fracs, n,
-                     bool(st.reference), st.gcd_bin, clens)
+        stats_native.gcd_replay(ms, gc, depth, btid, bpos, tids, pos, lens, fracs, n,
+                                bool(st.reference), st.gcd_bin, clens)
         m = int(ms[6])
         return ms[:6].copy(), (gc[1:m + 1].copy(), depth[1:m + 1].copy(), btid[1:m + 1].copy(),
                                 bpos[1:m + 1].copy())
@@ -689,8 +720,6 @@ class AlnStats:
             return
         import pysam
 
-        from gfcli.engine.bam import stats_kernels as k
-
         st = self.settings
         with pysam.FastaFile(st.reference) as fasta:
             for i in missing:
@@ -698,7 +727,7 @@ class AlnStats:
                 start = int(bpos[i])
                 stop = min(start + st.gcd_bin, self.lengths[tid])
                 codes = encode_reference(fasta.fetch(self.names[tid], start, stop))
-                gc[i] = k.ref_gc(codes, start, len(codes), start, stop - start)
+                gc[i] = _reference_gc(codes[:max(stop - start, 0)])
 
     # ---- JSON
     def to_json(self) -> dict:
