@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -441,16 +443,34 @@ def run_streaming(sources: list, rules: CountRules, region, rows_for, all_positi
             zeros(t)
 
 
-def output_fd(target: Any) -> tuple[int, bool]:
-    """(fd, whether to close it) for an AtomicOutput target."""
-    if target.is_stdout:
-        sys.stdout.flush()
+@contextmanager
+def open_output(target: Any) -> Iterator[int]:
+    """The file descriptor rows are written to, for an AtomicOutput target."""
+    if not target.is_stdout:
         try:
-            sys.stdout.buffer.flush()
-        except (AttributeError, ValueError):
-            pass
-        return sys.stdout.fileno(), False
+            fd = os.open(target.path, os.O_WRONLY | os.O_TRUNC | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise DataError(f"cannot write {target.path}: {exc.strerror}") from None
+        try:
+            yield fd
+        finally:
+            os.close(fd)
+        return
+    sys.stdout.flush()
+    stream = sys.stdout.buffer
+    stream.flush()
     try:
-        return os.open(target.path, os.O_WRONLY | os.O_TRUNC | os.O_CREAT, 0o666), True
-    except OSError as exc:
-        raise DataError(f"cannot write {target.path}: {exc.strerror}") from None
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = -1
+    if fd >= 0:
+        yield fd
+        return
+    # A stdout without a descriptor (an in-process test runner): through a temp file.
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryFile() as tmp:
+        yield tmp.fileno()
+        tmp.seek(0)
+        shutil.copyfileobj(tmp, stream)

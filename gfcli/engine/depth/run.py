@@ -383,18 +383,13 @@ def _run_samtools(req: DepthRequest, rules: CountRules, sources: list[_Source]) 
                                                                                  np.int64)),
                            region is not None)
 
-    with AtomicOutput(req.output) as target:
-        fd, close = drows.output_fd(target)
-        try:
-            if req.header:
-                drows.write_all(fd, ("#CHROM\tPOS" + "".join(f"\t{s.path}" for s in sources)
-                                     + "\n").encode())
-            if indexed:
-                segments = drows.plan_segments(sources, rules, tids, region, rows_for,
-                                               req.threads)
-                drows.run_indexed(segments, fd, req.threads)
-            else:
-                drows.run_streaming(sources, rules, region, rows_for, req.all_positions, fd)
-        finally:
-            if close:
-                os.close(fd)
+    with AtomicOutput(req.output) as target, drows.open_output(target) as fd:
+        if req.header:
+            drows.write_all(fd, ("#CHROM\tPOS" + "".join(f"\t{s.path}" for s in sources)
+                                 + "\n").encode())
+        if indexed:
+            segments = drows.plan_segments(sources, rules, tids, region, rows_for,
+                                           req.threads)
+            drows.run_indexed(segments, fd, req.threads)
+        else:
+            drows.run_streaming(sources, rules, region, rows_for, req.all_positions, fd)
