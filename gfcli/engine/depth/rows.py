@@ -30,7 +30,7 @@ from gfcli.engine.errors import DataError
 
 _OUT_BYTES = 1 << 20  # formatted text per write
 _SEGMENT_MIN = 1 << 20
-_SEGMENT_MAX = 1 << 23  # 32 MB of int32 coverage per input file
+_SEGMENT_MAX = 1 << 22  # 16 MB of coverage per input file; ~64 MB of text in /dev/shm
 _NO_END = 1 << 62
 _LINEAR_SHIFT = 14  # BAI linear index: one entry per 16 kb window
 
@@ -276,7 +276,9 @@ def run_job(job: _Job) -> tuple[Any, bool]:
 
 def _segment_size(total: int, threads: int) -> int:
     """About four segments per worker (the parent writes one while others are walked),
-    within bounds that keep both the per-segment cost and the memory small."""
+    within bounds that keep both the per-segment cost and the memory small: the pool
+    keeps two segments per worker in flight, so /dev/shm holds at most about
+    2 x workers x 64 MB of finished text."""
     size = -(-total // max(1, 4 * threads))
     return max(_SEGMENT_MIN, min(_SEGMENT_MAX, size))
 
