@@ -8,7 +8,12 @@ from `vkernels.variant_type` itself, bins from its helpers; what `update` reads 
 encoding is read here from the text as htslib's `vcf_parse` would encode it:
 
 - INFO/DP, AC, AN only when the header types them Integer (htslib's other encodings fail
-  update's type checks); a value-less key is not one; the last of repeated keys wins.
+  update's type checks). AC and AN as htslib's bcf_calc_ac reads them: the last of repeated
+  keys, used only when AC has one value per ALT (vkernels.update uses any AC count). DP
+  as bcftools reads it (bcf_get_info_int32): the first DP key only, none when that one has
+  no value (vkernels.update takes the last DP).
+- QUAL bins as bcftools 1.24 fills its dist_t: exact below QUAL 10000, logarithmic above
+  (vkernels.update puts every QUAL from 9999.8 on in one bin).
 - A missing integer ('.' or empty) reads back as the missing value of the type htslib picks
   for the vector (`bcf_enc_int1` for one value, `bcf_enc_vint`'s smallest fitting type
   otherwise): -128, -32768 or INT32_MIN, which AC sums take as they are.
@@ -31,7 +36,6 @@ from gfcli.engine.numba_cache import load_numba
 from gfcli.engine.stats.vkernels import (
     M_INDEL,
     N_MAF,
-    N_QUAL,
     N_STALE,
     SN_BIALLELIC,
     SN_INDELS,
@@ -232,6 +236,30 @@ def _qual(buf, a, b, p10):
     return True, np.float32(d)
 
 
+@njit(cache=True, error_model="numpy")
+def _qual_bin(qual):
+    """bcftools' QUAL bin: iqual = 1 + (int)(QUAL*10) in C (a float product; x86 makes an
+    out-of-range conversion INT_MIN), then dist_t(5)'s bin of iqual as uint32: exact up to
+    10**5, above it 9*10**4 bins per decade."""
+    if qual != qual or qual < 0:
+        return np.int64(0)
+    prod = qual * np.float32(10)
+    iv = np.int64(-2147483648) if prod >= np.float32(2147483648.0) else np.int64(prod)
+    value = (1 + iv) & 0xFFFFFFFF
+    if value <= 100000:
+        return value
+    npow = 5
+    p10 = np.int64(100000)
+    while npow < 9 and value >= p10 * 10:
+        p10 *= 10
+        npow += 1
+    level = npow - 4
+    step = np.int64(1)
+    for _ in range(level):
+        step *= 10
+    return 100000 + 90000 * (level - 1) + (value - p10) // step
+
+
 @njit(cache=True, inline="always", error_model="numpy")
 def _missing_as(vmin, vmax, nv):
     """The missing value as `update` reads it back from htslib's encoding of the vector."""
@@ -374,6 +402,7 @@ def count_lines(ints, buf, ctg_slots, ctg_names, ctg_off, key_names, key_off, ke
         info_dp = np.int64(0)
         an = np.int64(-1)
         ac_n = -1
+        dp_seen = False
         if n_keys and not (info_b - info_a == 1 and buf[info_a] == DOT):
             # entries end at ';': only those starting with a kept key and '=' are read
             s = info_a
@@ -401,7 +430,7 @@ def count_lines(ints, buf, ctg_slots, ctg_names, ctg_off, key_names, key_off, ke
                     for r in range(n_keys):
                         o = key_off[r]
                         kl = key_off[r + 1] - o
-                        if s + kl >= at or buf[s + kl] != EQ:
+                        if s + kl > at or (s + kl < at and buf[s + kl] != EQ):
                             continue
                         hit = True
                         for u in range(kl):
@@ -413,6 +442,17 @@ def count_lines(ints, buf, ctg_slots, ctg_names, ctg_off, key_names, key_off, ke
                             ke = s + kl
                             break
                 t = at
+                if role == K_DP:
+                    # bcftools reads INFO/DP with bcf_get_info_int32: the first DP only,
+                    # and a value-less one gives none
+                    if dp_seen or ke == at:
+                        role = -1
+                    dp_seen = True
+                elif ke == at:
+                    # AC/AN without a value: htslib's bcf_calc_ac would read a length-0 AC
+                    # (and fail or stop) or a stale AN: left to htslib
+                    bad = True
+                    break
                 if role >= 0:
                     nv = 0
                     vmin = np.int64(2147483647)
@@ -448,6 +488,9 @@ def count_lines(ints, buf, ctg_slots, ctg_names, ctg_off, key_names, key_off, ke
                         info_dp_n = nv
                         info_dp = np.int64(INT32_MISSING) if first_missing else first
                     elif role == K_AN:
+                        if nv != 1:
+                            bad = True  # bcf_calc_ac reads AN's v1, set for one value
+                            break
                         an = _missing_as(vmin, vmax, nv) if first_missing else first
                     else:
                         if nv > acv.size:
@@ -485,7 +528,9 @@ def count_lines(ints, buf, ctg_slots, ctg_names, ctg_off, key_names, key_off, ke
         for i in range(n_allele):
             iaf[i] = zero
         af1 = np.float32(-1)
-        if an >= 0 and ac_n >= 0:
+        # bcf_calc_ac takes AC/AN only with one AC per ALT (else no counts: every ALT in
+        # the first bin, as bcftools' init_iaf leaves it)
+        if an >= 0 and ac_n >= 0 and ac_n == n_allele - 1:
             nac = np.int64(0)
             for i in range(n_allele):
                 ac[i] = zero
@@ -522,12 +567,7 @@ def count_lines(ints, buf, ctg_slots, ctg_names, ctg_off, key_names, key_off, ke
             maf[mb if mb < N_MAF else N_MAF - 1] += 1
         if line_type == VT_REF:
             sn[SN_NOALTS] += 1
-        if qual != qual or qual < 0:
-            iqual = 0
-        else:
-            iqual = 1 + np.int64(qual * np.float32(10))
-            if iqual >= N_QUAL:
-                iqual = N_QUAL - 1
+        iqual = _qual_bin(qual)
         if line_type & VT_SNP:
             sn[SN_SNPS] += 1
             ref = _acgt(buf[a_beg[0]]) if a_len[0] > 0 else -1

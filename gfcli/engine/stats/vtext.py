@@ -155,8 +155,9 @@ def render(acc, req: StatsRequest, *, provenance: bool = True) -> str:
     w(QUAL_HELP)
     qts, qtv, qin = a["qual_ts"], a["qual_tv"], a["qual_in"]
     nz = np.flatnonzero(qts + qtv + qin)
-    # the bin's value as bcftools prints it: the float 0.1*(i-1) with one decimal
-    labels = (0.1 * (nz - 1)).astype(np.float32).tolist()
+    # the bin's value as bcftools prints it: the float 0.1*(beg-1) with one decimal, beg
+    # the bin's first iqual (dist_t(5): exact below 10**5, then 9*10**4 bins a decade)
+    labels = (0.1 * (_qual_bin_start(nz) - 1)).astype(np.float32).tolist()
     for i, lab, t_s, t_v, t_i in zip(nz.tolist(), labels, qts[nz].tolist(), qtv[nz].tolist(),
                                      qin[nz].tolist(), strict=True):
         q = "." if i == 0 else f"{lab:.1f}"
@@ -303,3 +304,12 @@ def pretty(acc, req: StatsRequest, console) -> None:
                       f"{r['ts_tv']:.2f}", f"{r['indels']:,}",
                       f"{100 * r['missing_fraction']:.2f}")
         console.print(p)
+
+
+def _qual_bin_start(idx: np.ndarray) -> np.ndarray:
+    """The first iqual of each QUAL bin (bcftools' dist_get with npow 5)."""
+    idx = np.asarray(idx, np.int64)
+    level = np.maximum((idx - 100_000) // 90_000 + 1, 1)
+    within = idx - 100_000 - 90_000 * (level - 1)
+    step = 10 ** level
+    return np.where(idx < 100_000, idx, 10 ** (level + 4) + step * within)
