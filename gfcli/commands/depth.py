@@ -23,9 +23,10 @@ depth; -n skips it), and with --by windows or BED regions P.regions.bed.gz and
 P.mosdepth.region.dist.txt, --thresholds P.thresholds.bed.gz, --quantize
 P.quantized.bed.gz. Counting follows mosdepth: mate overlaps counted once.
 
-Coverage is a difference array per reference plus a cumulative sum, from BAM records
-decoded by gfcli's own reader; with an index, references run in parallel with -@. SAM
-and CRAM are read through htslib into the same path.
+Coverage is a difference array plus a cumulative sum, from BAM records decoded by
+gfcli's own reader. With an index, references are cut into segments of positions (a few
+Mb, read from the index's linear offsets), run in parallel with -@ and written in order;
+memory follows the segment size. SAM and CRAM are read through htslib into the same path.
 """
 
 EXAMPLES = """\
