@@ -24,9 +24,10 @@ P.mosdepth.region.dist.txt, --thresholds P.thresholds.bed.gz, --quantize
 P.quantized.bed.gz. Counting follows mosdepth: mate overlaps counted once.
 
 Coverage is a difference array plus a cumulative sum, from BAM records decoded by
-gfcli's own reader. With an index, references are cut into segments of positions (a few
-Mb, read from the index's linear offsets), run in parallel with -@ and written in order;
-memory follows the segment size. SAM and CRAM are read through htslib into the same path.
+gfcli's own reader. With an index, rows are made by segments of positions (a few Mb,
+each read from the index's linear offsets), in parallel with -@ and written in order, so
+memory follows the segment size; summaries run one reference per task. SAM and CRAM are
+read through htslib into the same path.
 """
 
 EXAMPLES = """\
