@@ -688,6 +688,11 @@ def make_view_plan(req: ViewRequest, inp: Input) -> ViewPlan:
         from gfcli.engine.bam.rawkernels import KERNELS
 
         KERNELS.load()
+    if inp.format == sniff.BAM and not header_only:
+        # Chunk-sized buffers (inflated records, SAM text, BGZF blocks) reused from the
+        # heap, not faulted in afresh per chunk: ~1.5 s less kernel CPU for the 4M-read
+        # BAM to SAM at -@ 2.
+        rawbam.keep_freed_memory()
     formatter = AlignmentFormatter(
         path=path,
         display=inp.display,
