@@ -23,6 +23,13 @@ SPOOL_MIN_BYTES = 256 << 10
 class Spooled:
     path: str
     size: int
+    # Where the parent puts the file once sent, for a worker to overwrite (None: unlink).
+    # Writing into a tmpfs file's existing pages skips allocating and zeroing new ones, and
+    # freeing them after: measured ~0.5 s of system time per GB of output.
+    recycle: str | None = None
+
+
+FREE = "free"  # the spool directory's subdirectory of sent files to reuse
 
 
 def make_spool_dir() -> str:
@@ -66,13 +73,15 @@ def spool_stream(parts: Iterable[bytes | memoryview], directory: str) -> bytes |
                 size += len(part)
                 if size < SPOOL_MIN_BYTES:
                     continue
-                fd, path = tempfile.mkstemp(dir=directory)
+                fd, path = _claim(directory)
                 for piece in head:
                     write_all(fd, piece)
                 head = []
                 continue
             write_all(fd, part)
             size += len(part)
+        if fd >= 0:
+            os.ftruncate(fd, size)  # a reused file may have held more
     except BaseException:
         if fd >= 0:
             os.close(fd)
@@ -81,7 +90,27 @@ def spool_stream(parts: Iterable[bytes | memoryview], directory: str) -> bytes |
     if fd < 0:
         return b"".join(head)
     os.close(fd)
-    return Spooled(path, size)
+    return Spooled(path, size, os.path.join(directory, FREE))
+
+
+def _claim(directory: str) -> tuple[int, str]:
+    """A file to write a result into from offset 0: one the parent has sent (taken by
+    renaming it, so two workers never share one), else a new one."""
+    free = os.path.join(directory, FREE)
+    try:
+        names = os.listdir(free)
+    except FileNotFoundError:
+        names = []
+    for name in names:
+        fd, path = tempfile.mkstemp(dir=directory)
+        os.close(fd)
+        try:
+            os.rename(os.path.join(free, name), path)  # replaces the empty placeholder
+        except FileNotFoundError:
+            os.unlink(path)
+            continue  # another worker took it
+        return os.open(path, os.O_WRONLY), path
+    return tempfile.mkstemp(dir=directory)
 
 
 def write_payload(fd: int, item: bytes | Spooled) -> None:
@@ -106,7 +135,18 @@ def write_payload(fd: int, item: bytes | Spooled) -> None:
                 write_all(fd, chunk)
     finally:
         os.close(source)
-        os.unlink(item.path)
+        _release(item)
+
+
+def _release(item: Spooled) -> None:
+    if item.recycle is not None:
+        try:
+            os.makedirs(item.recycle, exist_ok=True)
+            os.rename(item.path, os.path.join(item.recycle, os.path.basename(item.path)))
+            return
+        except OSError:
+            pass
+    os.unlink(item.path)
 
 
 def write_all(fd: int, data: bytes | memoryview) -> None:

@@ -525,7 +525,8 @@ class FilterFormatter:
                 ctx.raw = rawtext.RawText(ctx, ctx.decoder.contigs)
             if ctx.raw.full or ctx.raw.pre:
                 raw = ctx.raw
-                for kind, item in rawtext.run_chunk(ctx, raw, chunk, True, _soft_filter):
+                for kind, item in rawtext.run_chunk(ctx, raw, chunk, True, _soft_filter,
+                                                    reuse=True):
                     yield item if kind == "raw" else raw.format(item)
                 return
         yield from self.iter_payloads(chunk)

@@ -126,6 +126,7 @@ class Scanner:
         self.dims = np.zeros(10, np.int64)
         self.lens = np.zeros(N_LENS, np.int64)
         self.dims[D_NOFAST] = 0 if fast else 1
+        self._out: np.ndarray | None = None
         self._alloc(1024, 4096)
 
     def _alloc(self, lines: int, ecap: int) -> None:
@@ -154,8 +155,20 @@ class Scanner:
         """Scan the whole lines of `buf`; the columns as `rawtext` uses them (views into
         arrays the next scan overwrites)."""
         n = len(buf)
-        lines = int(np.count_nonzero(buf == 10)) + 1
-        self._alloc(lines, n // 32 + 256)
+        # the columns are sized by the previous pieces' line counts; a piece with more
+        # lines stops the kernel early (result[1] < n), is counted and scanned again
+        self._alloc(0, n // 32 + 256)
+        if self._scan(buf) < n:
+            self._alloc(int(np.count_nonzero(buf == 10)) + 1, 0)
+            self._scan(buf)
+        L = int(self.result[0])
+        return (L, int(self.result[1]), self.starts, self.ends, self.rid, self.pos, self.qual,
+                self.ok.view(np.bool_), self.canon, self.fpass.view(np.bool_), self.ivals,
+                self.ilen, self.fvals, self.fwidth, self.edits, self.efirst)
+
+    def _scan(self, buf: np.ndarray) -> int:
+        """One scan_lines call over buf; returns the offset it stopped at."""
+        n = len(buf)
         d = self.dims
         d[D_N], d[D_S], d[D_K], d[D_F] = n, self.S, self.K, self.F
         d[D_MAXL], d[D_ECAP] = self.cap, self.ecap
@@ -181,16 +194,20 @@ class Scanner:
 
             rk.scan_lines(buf, d, *self.tables, self.want_info, self.want_fmt, *outs,
                           self.scratch, self.result)
-        L = int(self.result[0])
-        return (L, int(self.result[1]), self.starts, self.ends, self.rid, self.pos, self.qual,
-                self.ok.view(np.bool_), self.canon, self.fpass.view(np.bool_), self.ivals,
-                self.ilen, self.fvals, self.fwidth, self.edits, self.efirst)
+        return int(self.result[1])
 
-    def emit(self, buf: np.ndarray, idx: np.ndarray) -> memoryview:
-        """The lines `idx` of the last scan as output text (a fresh buffer)."""
+    def emit(self, buf: np.ndarray, idx: np.ndarray, reuse: bool = False) -> memoryview:
+        """The lines `idx` of the last scan as output text: in a fresh buffer, or with
+        `reuse` in one this scanner keeps (valid until the next reusing emit; saves the
+        page faults of a new buffer per piece)."""
         idx = np.ascontiguousarray(idx, np.int64)
         cap = len(buf) + int(self.result[3]) + 1
-        out = np.empty(cap, np.uint8)
+        if reuse:
+            if self._out is None or len(self._out) < cap:
+                self._out = np.empty(cap + (cap >> 3), np.uint8)
+            out = self._out
+        else:
+            out = np.empty(cap, np.uint8)
         nlines = int(self.result[0])
         native = KERNELS.load()
         if native is not None:

@@ -159,8 +159,8 @@ class RawText:
     def scan(self, buf: np.ndarray):
         return self.scanner.scan(buf)
 
-    def emit(self, buf: np.ndarray, idx: np.ndarray) -> memoryview:
-        return self.scanner.emit(buf, idx)
+    def emit(self, buf: np.ndarray, idx: np.ndarray, reuse: bool = False) -> memoryview:
+        return self.scanner.emit(buf, idx, reuse)
 
     def raw_batch(self, cols, idx: np.ndarray) -> VariantBatch:
         """The scanned columns of lines `idx` (views, not copies, when `idx` is every line;
@@ -266,10 +266,11 @@ def usable(st, chunk: Chunk) -> bool:
             and s.targets is None and st.bgzf is not None)
 
 
-def run_chunk(ctx, raw: RawText, chunk: Chunk, text_output: bool, soft_filter) \
-        -> Iterator[tuple[str, object]]:
+def run_chunk(ctx, raw: RawText, chunk: Chunk, text_output: bool, soft_filter,
+              reuse: bool = False) -> Iterator[tuple[str, object]]:
     """('raw', bytes) pieces of output text and ('rec', pool slot) records to write, in
-    input order."""
+    input order. With `reuse` a 'raw' piece is a view valid only until the next item is
+    asked for."""
     from gfcli.engine.variants.filter import _evaluate
 
     st = ctx.st
@@ -314,7 +315,7 @@ def run_chunk(ctx, raw: RawText, chunk: Chunk, text_output: bool, soft_filter) \
                 if text_output:
                     run = np.flatnonzero(copy_mask[pos:first]) + pos
                     if len(run):
-                        yield "raw", raw.emit(buf, run)
+                        yield "raw", raw.emit(buf, run, reuse)
                 for slot, line in enumerate(group.tolist()):
                     raw.parse_into(buf, int(starts[line]), int(ends[line]), slot)
                 gtrue = _evaluate(ctx, len(group))
@@ -325,7 +326,7 @@ def run_chunk(ctx, raw: RawText, chunk: Chunk, text_output: bool, soft_filter) \
                         prev = int(group[slot - 1]) + 1
                         run = np.flatnonzero(copy_mask[prev:line]) + prev
                         if len(run):
-                            yield "raw", raw.emit(buf, run)
+                            yield "raw", raw.emit(buf, run, reuse)
                     if soft:
                         soft_filter(ctx, slot, bool(gkeep[slot]))
                     elif not gkeep[slot]:
@@ -335,4 +336,4 @@ def run_chunk(ctx, raw: RawText, chunk: Chunk, text_output: bool, soft_filter) \
             if text_output:
                 run = np.flatnonzero(copy_mask[pos:]) + pos
                 if len(run):
-                    yield "raw", raw.emit(buf, run)
+                    yield "raw", raw.emit(buf, run, reuse)
