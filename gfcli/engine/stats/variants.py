@@ -28,9 +28,11 @@ from gfcli.engine.stats.base import VARIANTS, StatsRequest
 
 M_INDEL = 60
 # QUAL bins as bcftools' dist_t(5) lays them out: 1 + int(QUAL*10) exact up to 10**5,
-# then 9*10**4 bins per decade (width 10, 100, ...) up to 2**32 - 1 (vsites.qual_bin)
+# then 9*10**4 bins per decade (width 10, 100, ...). Kept up to QUAL 100000 (the vsites
+# kernel hands a chunk with a larger QUAL to htslib; vkernels.update bins every QUAL from
+# 9999.8 on in one)
 QUAL_EXACT = 100_000
-N_QUAL = QUAL_EXACT + 90_000 * 4 + (2**32 - 1 - 10**9) // 10**5 + 1
+N_QUAL = QUAL_EXACT + 90_000 + 1
 N_HWE = 100
 N_VAF = 21
 N_MAF = 51
@@ -176,7 +178,13 @@ class VariantStats:
         for name in _ARRAYS:
             if name == "chrom":
                 continue
-            self.a[name] += other.a[name]
+            mine, theirs = self.a[name], other.a[name]
+            if theirs.size > 4096:
+                # large and mostly zero (QUAL bins): add where the other has counts
+                nz = np.flatnonzero(theirs)
+                mine.reshape(-1)[nz] += theirs.reshape(-1)[nz]
+            else:
+                mine += theirs
         mine = dict(zip(self.contigs, self.a["chrom"].tolist(), strict=True))
         for name, count in zip(other.contigs, other.a["chrom"].tolist(), strict=True):
             mine[name] = mine.get(name, 0) + count
@@ -298,10 +306,12 @@ def _scratch() -> np.ndarray:
     return _SCRATCH[0]
 
 
-def new_ring() -> tuple[np.ndarray, np.ndarray]:
-    from gfcli.engine.stats.vnative import RING, RING_W
+def new_ring(unset: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The ALT-length ring and its state (records seen; 1 once an unset entry was read)."""
+    from gfcli.engine.stats.vnative import RING, RING_UNSET, RING_W
 
-    return np.zeros((RING, RING_W), np.int64), np.zeros(1, np.int64)
+    return (np.full((RING, RING_W), RING_UNSET if unset else 0, np.int64),
+            np.zeros(2, np.int64))
 
 
 def _ratio(a: int, b: int) -> float:
@@ -358,7 +368,17 @@ class _Task:
             return acc
         if prime is not None and prime < chunk.start:
             # the records before this chunk hold the ALT lengths its first symbolic ALTs
-            # show (vkernels.N_STALE): read them for the ring only
+            # may show (vkernels.N_STALE). Most chunks read none of them: count the chunk
+            # with the ring unset first, and only if it read an unset entry count it
+            # again after reading those records for the ring.
+            ring = new_ring(unset=True)
+            for batch in _batches(self, chunk):
+                if batch.n:
+                    acc.update(batch, self.kernel_inputs, ring)
+            if not ring[1][1]:
+                return acc
+            acc = VariantStats(self.settings, list(self.files), list(self.contigs))
+            ring = new_ring()
             before = dataclasses.replace(chunk, start=prime, end=chunk.start)
             for batch in _batches(self, before):
                 if batch.n:

@@ -16,8 +16,10 @@ BGZF VCF files (not streams) when no option needs more than the sites: no -s/-S,
 
 from __future__ import annotations
 
+import hashlib
 import mmap
 import os
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -100,7 +102,37 @@ def _build() -> dict[str, Any]:
     return {"count_lines": cfunc(types.int64(i64p, i64p, i64p))(scope["cnt"])}
 
 
-KERNELS = KernelSet(
+def _numba_version() -> str:
+    """numba's version from its dist-info folder name: importlib.metadata costs 30-130 ms of
+    start-up, numba itself far more."""
+    for base in sys.path:
+        try:
+            names = os.listdir(base or ".")
+        except OSError:
+            continue
+        for name in names:
+            if name.startswith("numba-") and name.endswith(".dist-info"):
+                return name[len("numba-"):-len(".dist-info")]
+    return ""
+
+
+class _Kernels(KernelSet):
+    """KernelSet keyed the same way (sources, numba and llvmlite versions, host CPU) but
+    without importlib.metadata."""
+
+    def _key(self) -> str:
+        import llvmlite
+        import llvmlite.binding as llvm
+
+        parts = [llvmlite.__version__, llvm.get_default_triple(), llvm.get_host_cpu_name(),
+                 llvm.get_host_cpu_features().flatten(), self.name, _numba_version()]
+        for path in self.sources:
+            with open(path, "rb") as handle:
+                parts.append(hashlib.sha256(handle.read()).hexdigest())
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
+
+
+KERNELS = _Kernels(
     "vsites",
     [os.path.join(_HERE, "vsites_kernels.py"), os.path.abspath(__file__),
      os.path.join(_HERE, "vkernels.py"), os.path.join(_HERE, "vreadk.py"),

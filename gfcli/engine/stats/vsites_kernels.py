@@ -13,7 +13,8 @@ encoding is read here from the text as htslib's `vcf_parse` would encode it:
   as bcftools reads it (bcf_get_info_int32): the first DP key only, none when that one has
   no value (vkernels.update takes the last DP).
 - QUAL bins as bcftools 1.24 fills its dist_t: exact below QUAL 10000, logarithmic above
-  (vkernels.update puts every QUAL from 9999.8 on in one bin).
+  up to QUAL 100000, where the bins kept end (vkernels.update puts every QUAL from 9999.8
+  on in one bin).
 - A missing integer ('.' or empty) reads back as the missing value of the type htslib picks
   for the vector (`bcf_enc_int1` for one value, `bcf_enc_vint`'s smallest fitting type
   otherwise): -128, -32768 or INT32_MIN, which AC sums take as they are.
@@ -568,6 +569,9 @@ def count_lines(ints, buf, ctg_slots, ctg_names, ctg_off, key_names, key_off, ke
         if line_type == VT_REF:
             sn[SN_NOALTS] += 1
         iqual = _qual_bin(qual)
+        if iqual >= qual_ts.size:
+            status = S_UNSUPPORTED  # QUAL beyond the bins kept: htslib's path caps it
+            break
         if line_type & VT_SNP:
             sn[SN_SNPS] += 1
             ref = _acgt(buf[a_beg[0]]) if a_len[0] > 0 else -1
