@@ -143,22 +143,107 @@ KERNELS = _Kernels(
 )
 
 
+def _shared_key() -> str:
+    """Cache key of the shared-library build: sources, numba and Python versions and the
+    architecture (the code is built for the architecture's baseline CPU, so a cache shared
+    between machines stays valid)."""
+    import platform
+
+    parts = [platform.machine(), sys.version, _numba_version(), "x86-64-baseline-3"]
+    for path in KERNELS.sources:
+        with open(path, "rb") as handle:
+            parts.append(hashlib.sha256(handle.read()).hexdigest())
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
+
+
+def _build_shared(path: str) -> None:
+    """Compile the kernel (numba), emit position-independent baseline code and link it
+    into a shared library with the system C compiler."""
+    import json
+    import shutil
+    import subprocess
+    import tempfile
+
+    import llvmlite.binding as llvm
+
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        raise RuntimeError("no C compiler to link the kernel")
+    compiled = _build()["count_lines"]
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    machine = llvm.Target.from_default_triple().create_target_machine(
+        cpu="x86-64" if sys.platform.startswith("linux") and "x86_64" in
+        llvm.get_default_triple() else "", features="", opt=3, reloc="pic",
+        codemodel="default")
+    module = llvm.parse_assembly(compiled._library.get_llvm_str())
+    # the cfunc wrapper's error path names numba's runtime (NRT_*, numba_*), which a plain
+    # shared library cannot resolve; the kernel never takes that path (no exceptions, no
+    # allocation), so those names get stubs that abort
+    stubs = sorted(fn.name for fn in module.functions if fn.is_declaration
+                   and fn.name.startswith(("NRT_", "numba_")))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=os.path.dirname(path)) as tmp:
+        obj = os.path.join(tmp, "k.o")
+        with open(obj, "wb") as handle:
+            handle.write(machine.emit_object(module))
+        stub = os.path.join(tmp, "stubs.c")
+        with open(stub, "w") as handle:
+            handle.write("#include <stdlib.h>\n")
+            handle.writelines(f"void {name}(void) {{ abort(); }}\n" for name in stubs)
+        so = os.path.join(tmp, "k.so")
+        subprocess.run([cc, "-shared", "-fPIC", "-O1", "-o", so, obj, stub], check=True,
+                       capture_output=True)
+        with open(os.path.join(tmp, "k.json"), "w") as handle:
+            json.dump({"symbol": compiled.native_name}, handle)
+        os.replace(os.path.join(tmp, "k.json"), path + ".json")
+        os.replace(so, path)
+
+
+def _load_shared() -> Any:
+    """The kernel from a shared library in the cache (built once): loading it needs neither
+    numba nor llvmlite (whose import is 20-70 ms of a run)."""
+    import ctypes
+    import json
+
+    from gfcli.engine.bam.nativekit import _cache_root
+
+    path = os.path.join(_cache_root(), f"gfcli-vsites-{_shared_key()}.so")
+    if not (os.path.exists(path) and os.path.exists(path + ".json")):
+        _build_shared(path)
+    with open(path + ".json") as handle:
+        symbol = json.load(handle)["symbol"]
+    lib = ctypes.CDLL(path)
+    fn = ctypes.CFUNCTYPE(I64, P, P, P)(ctypes.cast(lib[symbol], ctypes.c_void_p).value)
+    _LIBS.append(lib)
+    return fn
+
+
+_LIBS: list[Any] = []  # loaded kernel libraries stay loaded
+
+
 def _counter() -> Callable[..., int]:
-    """count_lines(ints, *arrays), native when available."""
+    """count_lines(ints, *arrays), native when available: from a shared library, else
+    loaded by llvmlite's MCJIT (no C compiler), else numba's."""
     from gfcli.engine.stats import vnative
 
-    native = None
+    fn = None
     if not os.environ.get("GFCLI_NO_NATIVE"):
         try:
-            vnative._add_libc_symbols()  # MCJIT resolves memset/memcpy only from these
-            native = KERNELS.load()
-        except Exception:  # pragma: no cover - llvmlite missing: the numba kernel then
-            native = None
-    if native is None:
+            fn = _load_shared()
+        except Exception:
+            fn = None
+        if fn is None:
+            try:
+                vnative._add_libc_symbols()  # MCJIT resolves memset/memcpy only from these
+                native = KERNELS.load()
+            except Exception:  # pragma: no cover - llvmlite missing: the numba kernel then
+                native = None
+            fn = native["count_lines"] if native is not None else None
+    if fn is None:
         from gfcli.engine.stats import vsites_kernels
 
         return vsites_kernels.count_lines
-    fn = native["count_lines"]
 
     def call(ints, *arrays):
         ptrs, lens = vnative._tables(COUNT_ARGS, arrays)
