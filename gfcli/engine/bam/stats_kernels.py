@@ -116,6 +116,26 @@ from gfcli.engine.bam.stats_layout import (  # noqa: E402
     ZERO,
 )
 
+# numba's cache is keyed by this file alone, so the layout constants compiled into the
+# kernels below would go stale (wrong slots, an array overrun) after an edit of
+# stats_layout.py; its digest is recorded here so that such an edit must touch this file.
+LAYOUT_DIGEST = "cd61c2d7c4412cf5"
+
+
+def _check_layout() -> None:
+    import hashlib
+    import os
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "stats_layout.py")
+    with open(path, "rb") as handle:
+        found = hashlib.sha256(handle.read()).hexdigest()[:16]
+    if found != LAYOUT_DIGEST:
+        raise ImportError(f"stats_layout.py changed (digest {found}): set LAYOUT_DIGEST in "
+                          "stats_kernels.py to it so numba recompiles these kernels")
+
+
+_check_layout()
+
 njit = numba.njit
 
 

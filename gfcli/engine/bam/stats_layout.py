@@ -20,7 +20,10 @@ ERR_READ_TOO_LONG = 7
 ERR_UNSORTED_COVERAGE = 8
 ERR_REF_SHORT = 9
 
-HEAD_SPAN = 1 << 16
+# A chunk's first bases whose depth it keeps exact for the merge: the previous chunk's
+# coverage reaches at most its round buffer (5 x 300 bases unless a long read grows it,
+# which makes the merge fall back to one pass) past this chunk's first read.
+HEAD_SPAN = 1 << 13
 NM_ABSENT = -(1 << 62)
 NQUALS = 256
 NGC = 200

@@ -112,7 +112,8 @@ def _build() -> dict[str, Any]:
 
 KERNELS = KernelSet(
     "alnstats",
-    [os.path.join(_HERE, "stats_kernels.py"), os.path.join(_HERE, "kernels.py"),
+    [os.path.join(_HERE, "stats_kernels.py"), os.path.join(_HERE, "stats_layout.py"),
+     os.path.join(_HERE, "kernels.py"),
      os.path.abspath(__file__), os.path.join(_HERE, "nativekit.py")],
     SIGNATURES,
     _build,

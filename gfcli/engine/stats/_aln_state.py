@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from gfcli.engine.bam.stats_layout import HEAD_SPAN
 from gfcli.engine.errors import DataError, UsageError
 
 NQUALS = 256
 NGC = 200
-HEAD_SPAN = 1 << 16
 
 # Indices into the kernel's scalar array (gfcli.engine.bam.stats_kernels).
 (NFILT, N1ST, N2ND, NOTHER, NDUP, NUNMAP, NSINGLE, NPAIRMAP, NPROPER, NPAIRTECH, NANOM, NMQ0,
@@ -592,7 +592,7 @@ class AlnStats:
         idx = np.where(depths < st.cov_min, 0,
                        np.where(depths > st.cov_max, st.ncov - 1,
                                 1 + (depths - st.cov_min) // st.cov_step))
-        np.add.at(cov, idx, 1)
+        cov += np.bincount(idx, minlength=cov.shape[0])[:cov.shape[0]]
 
     def _merge_coverage(self, other: AlnStats) -> None:
         if other.cov_head is None:
@@ -608,11 +608,13 @@ class AlnStats:
             if ttid == htid:
                 before = tpos < base
                 self._bin_depths(tdep[before])
-                within = (tpos >= base) & (tpos < base + HEAD_SPAN)
-                if np.any(tpos >= base + HEAD_SPAN):
+                # saved partials may come from a build with a longer head
+                span = max(HEAD_SPAN, int(idx[-1]) + 1 if len(idx) else 0)
+                within = (tpos >= base) & (tpos < base + span)
+                if np.any(tpos >= base + span):
                     self._note("a read's coverage reaches past the next chunk's first bases")
-                    self._bin_depths(tdep[tpos >= base + HEAD_SPAN])
-                full = np.zeros(HEAD_SPAN, dtype=np.int64)
+                    self._bin_depths(tdep[tpos >= base + span])
+                full = np.zeros(span, dtype=np.int64)
                 full[idx] = depth
                 np.add.at(full, tpos[within] - base, tdep[within])
                 idx = np.flatnonzero(full)

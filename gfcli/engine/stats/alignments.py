@@ -135,6 +135,10 @@ def _bam_file(path: str, index: str | None, settings: AlnSettings, threads: int)
     chunks = reader.plan_chunks(path, header, index) if threads > 1 else one
     if len(chunks) <= 1:
         chunks = one
+    if len(chunks) > 1:
+        from gfcli.engine.bam import stats_native
+
+        stats_native.load()  # before the workers fork: they share the loaded code
     acc: AlnStats | None = None
     spans = []
     with make_runner(threads if len(chunks) > 1 else 1) as runner:
