@@ -375,7 +375,9 @@ class _Task:
             for batch in _batches(self, chunk):
                 if batch.n:
                     acc.update(batch, self.kernel_inputs, ring)
-            if not ring[1][1]:
+                if ring[1][1]:
+                    break
+            else:
                 return acc
             acc = VariantStats(self.settings, list(self.files), list(self.contigs))
             ring = new_ring()

@@ -24,6 +24,10 @@ from gfcli.engine.stats.vcfraw import BATCH_RECORDS, HEAD_BYTES, RawBatch
 from gfcli.engine.variants.rawtext import _drop_pages
 
 PIECE_BYTES = 8 << 20
+# the first piece of a range is small: a chunk counted with its ALT-length ring unset stops
+# at its first symbolic ALT that needs the records before it (variants._Task), often in
+# its first records, and should not have inflated a whole piece by then
+FIRST_PIECE_BYTES = 128 << 10
 DROP_BYTES = 16 << 20  # mapped input released every this many compressed bytes
 
 
@@ -54,6 +58,7 @@ class DirectReader:
         end_addr, end_within = split_voffset(end) if end is not None else (None, 0)
         fill = 0
         dropped = address
+        piece = FIRST_PIECE_BYTES
         while True:
             if address - dropped >= DROP_BYTES:
                 dropped = _drop_pages(src, dropped, address)
@@ -80,8 +85,9 @@ class DirectReader:
                 address += total
                 if last:
                     done = True
-                if fill < PIECE_BYTES and not done:
+                if fill < piece and not done:
                     continue
+                piece = PIECE_BYTES
             pos = 0
             while pos < fill:
                 split(self.buf, pos, fill, self.heads, self.s_off, self.i_off, self.out)

@@ -16,6 +16,7 @@ from gfcli.engine.numba_cache import load_numba
 from gfcli.engine.stats.vnative import (
     N_OUT,
     RING,
+    RING_UNSET,
     RING_W,
     SCRATCH_W,
     WS_C1,
@@ -71,7 +72,7 @@ N_STALE = -(1 << 40)
 P_N = 18
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _size(t):
     if t == 1 or t == 7:
         return 1
@@ -82,7 +83,7 @@ def _size(t):
     return 0
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _int_at(buf, p, t):
     if t == 1:
         v = np.int64(buf[p])
@@ -95,7 +96,7 @@ def _int_at(buf, p, t):
     return v - 4294967296 if v >= 2147483648 else v
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _missing(t):
     if t == 1:
         return -128
@@ -116,19 +117,19 @@ def _bits_to_f32(typingctx, bits):
     return sig, codegen
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _float_at(buf, p):
     """The little-endian float32 at buf[p:p+4], without allocating."""
     return _bits_to_f32(_float_bits(buf, p))
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _float_bits(buf, p):
     return (np.int64(buf[p]) | (np.int64(buf[p + 1]) << 8) | (np.int64(buf[p + 2]) << 16)
             | (np.int64(buf[p + 3]) << 24))
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _typed(buf, p):
     """(type, count, position of the first value) of the typed vector at p."""
     b = buf[p]
@@ -142,18 +143,18 @@ def _typed(buf, p):
     return t, n, p
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _typed_int(buf, p):
     t, n, q = _typed(buf, p)
     return _int_at(buf, q, t), q + n * _size(t)
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _upper(c):
     return c - 32 if 97 <= c <= 122 else c
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _clen(buf, beg, end):
     i = beg
     while i < end and buf[i] != 0:
@@ -161,7 +162,7 @@ def _clen(buf, beg, end):
     return i - beg
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def variant_type(buf, r0, rl, a0, al):
     """htslib's bcf_set_variant_type for REF buf[r0:r0+rl] and ALT buf[a0:a0+al]:
     (type, n) with n the length difference (negative for deletions)."""
@@ -221,7 +222,7 @@ def variant_type(buf, r0, rl, a0, al):
     return t, n
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _acgt(c):
     c = _upper(c)
     if c == 65:
@@ -235,7 +236,7 @@ def _acgt(c):
     return -1
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _bin_idx(bins, v):
     """bin_get_idx: the interval [bins[i], bins[i+1]) holding v; the last one is closed."""
     nb = bins.size
@@ -247,7 +248,7 @@ def _bin_idx(bins, v):
     return i
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _idist(val, lo, hi, step, m_vals):
     if val < lo:
         return 0
@@ -258,7 +259,7 @@ def _idist(val, lo, hi, step, m_vals):
     return 1 + (val - lo) // step
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _af_index(af, m_af, bins):
     if af < 0:
         af = np.float32(0)
@@ -284,7 +285,7 @@ def update(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids, samp
                      af_hwe, usr_ts, usr_tv, chrom, maf, ring, ring_state, skip, scratch, ws)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def update_ws(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids, sample_idx,
               usr_id, usr_idx, usr_float, usr_min, usr_max, usr_nbins,
               sn, af_ts, af_tv, af_snps, af_indels, qual_ts, qual_tv, qual_in, ins, dels,
@@ -304,7 +305,7 @@ def update_ws(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids, s
     return r
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _update_body(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids, sample_idx,
                  usr_id, usr_idx, usr_float, usr_min, usr_max, usr_nbins,
                  sn, af_ts, af_tv, af_snps, af_indels, qual_ts, qual_tv, qual_in, ins, dels,
@@ -427,7 +428,14 @@ def _update_body(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids
         ring_state[0] += 1
         for i in range(1, n_allele):
             if a_n[i] == N_STALE:
-                a_n[i] = ring[slot, i] if i < RING_W else 0
+                v = ring[slot, i] if i < RING_W else 0
+                if v == RING_UNSET and ring_state.size > 1:
+                    # set by records before the chunk that were not read: the caller
+                    # drops this count and counts the chunk again after reading them
+                    # (variants._Task), so stop here
+                    ring_state[1] = 1
+                    return n
+                a_n[i] = v
             elif i < RING_W:
                 ring[slot, i] = a_n[i]
         # per-sample format pointers
@@ -612,7 +620,7 @@ def _update_body(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids
     return n
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _user_stats(buf, p0, n_allele, a_beg, a_len, n_info, usr_id, usr_idx, usr_float,
                 usr_min, usr_max, usr_nbins, vals):
     if usr_id.size == 0:
@@ -667,7 +675,7 @@ def _user_stats(buf, p0, n_allele, a_beg, a_len, n_info, usr_id, usr_idx, usr_fl
             vals[u, idx] += 1
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _gt2_i8(ibuf, base, missing_ends):
     """_gt_type for the common encoding: int8 values, ploidy 2 (same results)."""
     v0 = np.int64(ibuf[base])
@@ -701,7 +709,7 @@ def _gt2_i8(ibuf, base, missing_ends):
     return GT_HET_AA, a1 - 1, a0 - 1
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _gt_type(ibuf, base, t, n, missing_ends):
     """bcf_gt_type: (class, ial, jal) with allele indexes (0 = REF). `missing_ends`: a
     value equal to the type's missing sentinel ends the genotype, as htslib's BCF reader
@@ -747,7 +755,7 @@ def _gt_type(ibuf, base, t, n, missing_ends):
     return GT_HET_RA, ial, jal
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _vaf_one(ibuf, ad_base, ad_t, ad_n, allele, total):
     """AD[allele] / total, or NaN when it is not taken (no such value, missing, zero AD,
     zero total)."""
@@ -759,7 +767,7 @@ def _vaf_one(ibuf, ad_base, ad_t, ad_n, allele, total):
     return np.float32(v) / np.float32(total)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _sample_stats(ibuf, buf, a_beg, a_len, a_type, a_n, n_allele, iaf, gt_p, gt_t, gt_n,
                   dpf_p, dpf_t, dpf_n, ad_p, ad_t, ad_n, sample_idx, smpl, vaf_snv,
                   vaf_indel, nvaf, dvaf, af_hwe, missing_ends):
@@ -925,7 +933,7 @@ def _sample_stats(ibuf, buf, a_beg, a_len, a_type, a_n, n_allele, iaf, gt_p, gt_
         af_hwe[idx] += 1
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _dp_from_ad(ibuf, ad_p, ad_t, ad_n, sample_idx, smpl, dp_gt, dp_min, dp_max, dp_step,
                 m_vals):
     """Without FORMAT/DP a genotype's depth is the sum of its non-missing AD values."""
@@ -948,7 +956,7 @@ def _dp_from_ad(ibuf, ad_p, ad_t, ad_n, sample_idx, smpl, dp_gt, dp_min, dp_max,
             smpl[s, PS_DP] += d
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def split_bcf(start, end, buf, heads, s_off, i_off, out):
     """Cut buf[start:end] (inflated BCF records) into a batch: for each whole record, the
     32 leading bytes htslib's bcf_read leaves in bcf1_t (pos, rlen as int64, rid, qual,
@@ -1017,18 +1025,18 @@ PACK_MASK = (1 << PACK_BITS) - 1
  O_HOMAA_TS, O_HOMAA_TV, O_INS_HET, O_DEL_HET, O_INS_HOM, O_DEL_HOM) = range(15)
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _u(i):
     return np.uint64(i)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def ws_size(n_sel):
     """int64 elements of `update_ws`'s workspace for n_sel samples (vnative.ws_size)."""
     return WS_FIXED + (N_OUT + WS_PER_SAMPLE) * n_sel
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _ws_prepare(ws, n_sel, missing_ends):
     """The tables that depend on the run only (the counts must already be zero)."""
     for b in range(256):
@@ -1063,7 +1071,7 @@ def _ws_prepare(ws, n_sel, missing_ends):
             ws[WS_PACK + c] = 0
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _expand(o):
     """The smpl columns (second one or -1) outcome `o` adds to."""
     if o == O_HOMRR:
@@ -1097,7 +1105,7 @@ def _expand(o):
     return -1, -1
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _ws_flush(ws, n_sel, smpl, dp_gt, dp_min, dp_max, dp_step):
     """Add the deferred counts to smpl and dp_gt and zero them for the next batch (each
     zeroed in a loop that also reads: LLVM keeps it a loop, no memset call, see vnative)."""
@@ -1141,7 +1149,7 @@ def _ws_flush(ws, n_sel, smpl, dp_gt, dp_min, dp_max, dp_step):
         dp_gt[_idist(d, dp_min, dp_max, dp_step, m_vals)] += v
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _record_table(ws, buf, a_beg, a_len, a_type, a_n, with_ad):
     """OUT and NEED for a biallelic record (the `_sample_stats` rules with ial = 1)."""
     vt = a_type[1]
@@ -1190,19 +1198,19 @@ def _record_table(ws, buf, a_beg, a_len, a_type, a_n, with_ad):
             ws[WS_NEED + c] = need
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _i8(buf, p):
     v = np.int64(buf[_u(p)])
     return v - 256 if v >= 128 else v
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _i16(buf, p):
     v = np.int64(buf[_u(p)]) | (np.int64(buf[_u(p + 1)]) << 8)
     return v - 65536 if v >= 32768 else v
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _sample_fast(ibuf, buf, a_beg, a_len, a_type, a_n, iaf, gt_p, gt_n, dpf_p, dpf_t, dpf_n,
                  ad_p, ad_t, sample_idx, smpl, vaf_snv, vaf_indel, nvaf, dvaf, af_hwe, ws,
                  ident):
@@ -1252,7 +1260,7 @@ def _sample_fast(ibuf, buf, a_beg, a_len, a_type, a_n, iaf, gt_p, gt_n, dpf_p, d
     return True
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _listed(ibuf, a_type, a_n, dpf_p, dpf_t, dpf_n, ad_p, ad_t, sample_idx, vaf_snv,
             vaf_indel, nvaf, dvaf, ws, codes, lst, m):
     """The listed (not hom-ref) genotypes of a biallelic record: their outcome, then the
@@ -1310,7 +1318,7 @@ def _listed(ibuf, a_type, a_n, dpf_p, dpf_t, dpf_n, ad_p, ad_t, sample_idx, vaf_
     dvaf[vi] = d
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _dp_stats(ibuf, dpf_p, dpf_t, dpf_n, sample_idx, smpl, dp_gt, dp_min, dp_max, dp_step,
               m_vals, ws, ident):
     """FORMAT/DP: per-sample depth sums and the DP histogram (int8 values: sums kept in

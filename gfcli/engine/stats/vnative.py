@@ -23,6 +23,8 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 
 RING = 3  # bcf1_t the synced reader cycles through (vkernels.N_STALE)
 RING_W = 64  # ALT indexes the ring remembers
+# a ring entry no record of the chunk has set yet: reading one sets ring_state[1]
+RING_UNSET = -(1 << 41)
 SCRATCH_W = 1 << 16  # n_allele is 16 bits: update's per-allele scratch rows never grow
 # vkernels.update_ws's workspace (int64): fixed tables, then per sample N_OUT outcome
 # counts and WS_PER_SAMPLE more values (genotype code, VAF list entry, DP sum, DP count)
