@@ -2,7 +2,10 @@
 
 `compute(req, inp)` plans chunks as `gfcli view` does (index offset ranges, BGZF line cuts,
 index regions, or one stream), reads each chunk into raw record batches (`vcfraw`), runs
-the numba kernels (`vkernels.update`) over them and returns a `VariantStats`; chunk
+the numba kernels (`vkernels.update`) over them and returns a `VariantStats`. Sites
+statistics of BGZF VCF text (no -s/-S, -i/-e, -t/-T, -r/-R, -f, -u, --af-tag) skip htslib's
+parser: `vsites` counts the inflated lines with one precompiled kernel, and hands a chunk
+back to the htslib path at the first line it cannot read exactly. Chunk
 results are added with `+=`, in any order, so `-@ N` equals `-@ 1` and JSON partials of
 shards merge into what one pass prints.
 

@@ -222,9 +222,18 @@ def _load_shared() -> Any:
 _LIBS: list[Any] = []  # loaded kernel libraries stay loaded
 
 
+_COUNTER: list[Callable[..., int]] = []  # loaded once; forked workers inherit it
+
+
 def _counter() -> Callable[..., int]:
     """count_lines(ints, *arrays), native when available: from a shared library, else
     loaded by llvmlite's MCJIT (no C compiler), else numba's."""
+    if not _COUNTER:
+        _COUNTER.append(_make_counter())
+    return _COUNTER[0]
+
+
+def _make_counter() -> Callable[..., int]:
     from gfcli.engine.stats import vnative
 
     fn = None
