@@ -595,6 +595,12 @@ class AlnStats:
         cov += np.bincount(idx, minlength=cov.shape[0])[:cov.shape[0]]
 
     def _merge_coverage(self, other: AlnStats) -> None:
+        """Add `other`'s coverage to ours: our unflushed tail meets its first bases.
+
+        Our tail's positions before `other`'s first read are final; those `other` had
+        already flushed (before its own last read) are added to its head and binned; the
+        rest are still open in `other` too (a short chunk inside a read's span) and join
+        its tail, where the next chunk may add to them again."""
         if other.cov_head is None:
             return
         if self.cov_head is None:
@@ -603,17 +609,30 @@ class AlnStats:
         htid, base, idx, depth = other.cov_head
         depth = depth.copy()
         idx = idx.copy()
+        tail = other.cov_tail
         if self.cov_tail is not None and len(self.cov_tail[1]):
             ttid, tpos, tdep = self.cov_tail
             if ttid == htid:
                 before = tpos < base
                 self._bin_depths(tdep[before])
+                open_from = np.inf
+                if tail is not None and other.last is not None and tail[0] == htid:
+                    open_from = other.last[1]  # its round buffer starts at its last read
+                still_open = ~before & (tpos >= open_from)
+                if np.any(still_open):
+                    pos = np.concatenate([tail[1], tpos[still_open]])
+                    dep = np.concatenate([tail[2], tdep[still_open]])
+                    uniq, inv = np.unique(pos, return_inverse=True)
+                    tail = (tail[0], uniq.astype(np.int64),
+                            np.bincount(inv, weights=dep).astype(np.int64))
+                flushed = ~before & ~still_open
                 # saved partials may come from a build with a longer head
                 span = max(HEAD_SPAN, int(idx[-1]) + 1 if len(idx) else 0)
-                within = (tpos >= base) & (tpos < base + span)
-                if np.any(tpos >= base + span):
+                beyond = flushed & (tpos >= base + span)
+                if np.any(beyond):
                     self._note("a read's coverage reaches past the next chunk's first bases")
-                    self._bin_depths(tdep[tpos >= base + span])
+                    self._bin_depths(tdep[beyond])
+                within = flushed & ~beyond
                 full = np.zeros(span, dtype=np.int64)
                 full[idx] = depth
                 np.add.at(full, tpos[within] - base, tdep[within])
@@ -622,7 +641,7 @@ class AlnStats:
             else:
                 self._bin_depths(tdep)
         self._bin_depths(depth)
-        self.cov_tail = other.cov_tail
+        self.cov_tail = tail
 
     def _merge_gcd(self, other: AlnStats) -> None:
         if other.gcd_head is None and other.machine is None:
