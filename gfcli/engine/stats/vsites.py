@@ -302,7 +302,7 @@ class Tables:
     depth: tuple[int, int, int]
 
     def arrays(self) -> tuple[np.ndarray, ...]:
-        ctg = _table(list(self.contigs))
+        ctg = _table(list(self.contigs))  # ids without a name hold b"" (never matched)
         names = [k for k, _ in self.keys]
         off = np.zeros(len(names) + 1, np.int64)
         off[1:] = np.cumsum([len(k) for k in names]) if names else []

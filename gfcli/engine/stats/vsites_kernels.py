@@ -349,7 +349,7 @@ def count_lines(ints, buf, ctg_slots, ctg_names, ctg_off, key_names, key_off, ke
         rid = last_rid
         # -- POS (read only to be sure htslib takes it) ---------------------------------
         pa, pb = cols[1], cols[2] - 1
-        if pb - pa < 1 or pb - pa > 18 or rid < 0:
+        if pb - pa < 1 or pb - pa > 18 or rid < 0 or cb == ca:
             bad = True
         for t in range(pa, pb):
             c = buf[t]
