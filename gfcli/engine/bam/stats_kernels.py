@@ -91,6 +91,7 @@ from gfcli.engine.bam.stats_layout import (  # noqa: E402
     NPAIRTECH,
     NPROPER,
     NQCFAIL,
+    NQUALS,
     NRECORDS,
     NSEC,
     NSINGLE,
@@ -152,18 +153,19 @@ def _crc32(table, buf, p, n):
     sequence and quality string."""
     c = np.uint32(0xFFFFFFFF)
     i = 0
+    up = np.uint64(p)  # unsigned positions: no negative-index fix-up per byte
     while i + 8 <= n:
-        q = p + i
-        lo = c ^ (np.uint32(buf[q]) | (np.uint32(buf[q + 1]) << np.uint32(8))
-                  | (np.uint32(buf[q + 2]) << np.uint32(16))
-                  | (np.uint32(buf[q + 3]) << np.uint32(24)))
+        q = up + np.uint64(i)
+        lo = c ^ (np.uint32(buf[q]) | (np.uint32(buf[q + np.uint64(1)]) << np.uint32(8))
+                  | (np.uint32(buf[q + np.uint64(2)]) << np.uint32(16))
+                  | (np.uint32(buf[q + np.uint64(3)]) << np.uint32(24)))
         c = (table[7, lo & np.uint32(0xFF)] ^ table[6, (lo >> np.uint32(8)) & np.uint32(0xFF)]
              ^ table[5, (lo >> np.uint32(16)) & np.uint32(0xFF)] ^ table[4, lo >> np.uint32(24)]
-             ^ table[3, buf[q + 4]] ^ table[2, buf[q + 5]] ^ table[1, buf[q + 6]]
-             ^ table[0, buf[q + 7]])
+             ^ table[3, buf[q + np.uint64(4)]] ^ table[2, buf[q + np.uint64(5)]]
+             ^ table[1, buf[q + np.uint64(6)]] ^ table[0, buf[q + np.uint64(7)]])
         i += 8
     while i < n:
-        c = table[0, (c ^ buf[p + i]) & np.uint32(0xFF)] ^ (c >> np.uint32(8))
+        c = table[0, (c ^ buf[up + np.uint64(i)]) & np.uint32(0xFF)] ^ (c >> np.uint32(8))
         i += 1
     return np.int64(c ^ np.uint32(0xFFFFFFFF))
 
@@ -456,7 +458,7 @@ def stats_records(buf, start, limit, end, sc, cfg, quals, bases, rlen, indel, ic
     """
     p = start
     n = 0
-    cap = quals.shape[1]
+    cap = rlen.shape[1]
     fai = cfg[C_FAI] != 0
     binsize = cfg[C_GCDBIN]
     while p < limit:
@@ -647,19 +649,31 @@ def stats_records(buf, start, limit, end, sc, cfg, quals, bases, rlen, indel, ic
                 # (random bases mispredict), and the strand-oriented table (GCT) is
                 # derived from the same counts at the end (`AlnStats.from_workspace`).
                 which = order - 1
-                wr = 2 * which + (1 if reverse else 0)
+                # `bases` and `quals` are flat (fragment x strand, cycle, code) and
+                # (fragment, cycle, quality) tables indexed with unsigned integers, which
+                # spares numba's negative-index fix-up on each of the four accesses per base
+                u16 = np.uint64(16)
+                unq = np.uint64(NQUALS)
+                brow = np.uint64((2 * which + (1 if reverse else 0)) * cap) * u16
+                qrow = np.uint64(which * cap) * unq
+                sp = np.uint64(seq_p)
+                qp = np.uint64(qual_p)
+                last = np.uint64(seq_len - 1)
                 qsum = np.int64(0)
                 qmax = sc[MAXQUAL]
                 for i in range(seq_len):
-                    cyc = seq_len - i - 1 if reverse else i
-                    code = (buf[seq_p + (i >> 1)] >> (4 - 4 * (i & 1))) & 0xF
-                    bases[wr, cyc, code] += 1
+                    ui = np.uint64(i)
+                    cyc = last - ui if reverse else ui
+                    byte = buf[sp + (ui >> np.uint64(1))]
+                    code = (np.uint64(byte) >> (np.uint64(4) - np.uint64(4) * (ui & np.uint64(1)))
+                            ) & np.uint64(15)
+                    bases[brow + cyc * u16 + code] += 1
                     gc_count += (code == 2) | (code == 4)
-                    qv = np.int64(buf[qual_p + i])
-                    quals[which, cyc, qv] += 1
-                    qsum += qv
+                    qv = buf[qp + ui]
+                    quals[qrow + cyc * unq + np.uint64(qv)] += 1
+                    qsum += np.int64(qv)
                     if qv > qmax:
-                        qmax = qv
+                        qmax = np.int64(qv)
                 sc[SUMQUAL] += qsum
                 sc[MAXQUAL] = qmax
             gmin = gc_count * (NGC - 1) // seq_len

@@ -24,8 +24,8 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 
 # stats_records' array arguments after (buf, start, limit, end), in order: (dtype, rank)
 RECORDS_ARGS: tuple[tuple[str, Any, int], ...] = (
-    ("sc", np.int64, 1), ("cfg", np.int64, 1), ("quals", np.int64, 3),
-    ("bases", np.int64, 3), ("rlen", np.int64, 2), ("indel", np.int64, 2),
+    ("sc", np.int64, 1), ("cfg", np.int64, 1), ("quals", np.int64, 1),
+    ("bases", np.int64, 1), ("rlen", np.int64, 2), ("indel", np.int64, 2),
     ("icyc", np.int64, 2), ("gcfl", np.int64, 2), ("isz", np.int64, 2),
     ("mapq", np.int64, 1), ("cov", np.int64, 1), ("ring", np.int64, 1),
     ("cov_head", np.int64, 1), ("mpc", np.int64, 2), ("gcd_gc", np.float32, 1),

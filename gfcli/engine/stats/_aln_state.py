@@ -315,8 +315,10 @@ class Workspace:
 
     # -- the walk
     def _kernel_arrays(self) -> tuple[np.ndarray, ...]:
-        return (self.sc, self.cfg, self.quals, self.bases, self.rlen, self.indel, self.icyc,
-                self.gcfl, self.isz, self.mapq, self.cov, self.ring, self.cov_head, self.mpc,
+        # the kernel indexes the per-cycle tables flat (views: no copy)
+        return (self.sc, self.cfg, self.quals.reshape(-1), self.bases.reshape(-1), self.rlen,
+                self.indel, self.icyc, self.gcfl, self.isz, self.mapq, self.cov, self.ring,
+                self.cov_head, self.mpc,
                 self.gcd_gc, self.gcd_depth, self.gcd_tid, self.gcd_pos, self.head_pos,
                 self.head_len, self.head_frac, self.refw, self.targets.beg, self.targets.end,
                 self.targets.off, self.reg_cpos, self.chunk_beg, self.chunk_end, self.clens,
