@@ -153,3 +153,39 @@ def test_row_intervals():
     assert drows.row_intervals([], False, 100, allpos, 30, 200).tolist() == [30, 50]
     none = drows._Rows(1, 0, None, None, False)
     assert drows.row_intervals([], False, 100, none, 0, 200).tolist() == []
+
+
+@pytest.mark.parametrize("name", ["1", "chrUn_KI270302v1", "HLA-DRB1*15:01:01:01_alt_contig_x"])
+@pytest.mark.parametrize("n_files", [1, 3])
+def test_format_rows_kernels(name, n_files):
+    """Native and numba kernels = Python's formatting: POS carries (9 -> 10, 999999 ->
+    1000000), prefixes past the 32 bytes kept in words, depths of 1-4+ digits and
+    negative cells as 0, positions past the array as 0, buffers cut mid-interval."""
+    import numpy as np
+
+    from gfcli.engine.depth import native
+
+    rng = np.random.default_rng(len(name) + n_files)
+    stride = 1_000_100
+    cov = rng.integers(-1, 12000, n_files * stride).astype(np.int32)
+    cov[: 50 * n_files] = 3
+    offset = 7
+    ivals = np.array([7, 130, 990, 1012, 999_980, 1_000_020, 1_000_095, 1_000_120],
+                     dtype=np.int64)
+    expected = "".join(
+        f"{name}\t{p + 1}\t" + "\t".join(
+            str(max(0, int(cov[f * stride + p - offset])) if p - offset < stride else 0)
+            for f in range(n_files)) + "\n"
+        for a, b in zip(ivals[::2], ivals[1::2], strict=True) for p in range(a, b)).encode()
+    name_bytes = np.frombuffer(name.encode(), dtype=np.uint8).copy()
+    for kernels in (native.kernels(), native._Numba()):
+        for cap in (200, 1 << 16):
+            resume = np.zeros(2, dtype=np.int64)
+            out = np.empty(cap, dtype=np.uint8)
+            parts = []
+            while resume[0] < len(ivals) // 2:
+                n = kernels.format_rows(name_bytes, cov, n_files, stride, offset, ivals, resume,
+                                        out)
+                assert n > 0
+                parts.append(bytes(out[:n]))
+            assert b"".join(parts) == expected, (type(kernels).__name__, cap)

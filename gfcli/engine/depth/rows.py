@@ -113,10 +113,13 @@ def row_intervals(spans: list[np.ndarray], counted: bool, length: int, rows: _Ro
 _OUT: np.ndarray | None = None
 
 
-def _out_buffer() -> np.ndarray:
+def _out_buffer(row_max: int) -> np.ndarray:
+    """The reused text buffer, with room for many rows of at most `row_max` bytes (the
+    kernel returns without progress when one row does not fit)."""
     global _OUT
-    if _OUT is None:
-        _OUT = np.empty(_OUT_BYTES, dtype=np.uint8)
+    size = max(_OUT_BYTES, 64 * row_max)
+    if _OUT is None or len(_OUT) < size:
+        _OUT = np.empty(size, dtype=np.uint8)
     return _OUT
 
 
@@ -131,7 +134,7 @@ def write_rows(name: str, matrix: np.ndarray, n_files: int, stride: int, offset:
     k = kernels()
     name_bytes = np.frombuffer(name.encode(), dtype=np.uint8).copy()
     resume = np.zeros(2, dtype=np.int64)
-    out = _out_buffer()
+    out = _out_buffer(len(name_bytes) + 64 + 12 * n_files)
     n_ivals = len(ivals) // 2
     while resume[0] < n_ivals:
         n = k.format_rows(name_bytes, matrix, n_files, stride, offset, ivals, resume, out)
