@@ -323,10 +323,16 @@ class AlignmentFormatter:
 
     def bam_header(self) -> bytes:
         if self._bam_header is None:
-            data = _htslib_bam([], self.header_text)
-            length = bam_header_length(data)
-            assert length is not None
-            self._bam_header = data[:length]
+            # Cached per process, not only per formatter: a worker receives a fresh copy
+            # of the formatter with every chunk, and writing the header through htslib
+            # (a temp BAM) costs a few ms each time.
+            found = _BAM_HEADERS.get(self.header_text)
+            if found is None:
+                data = _htslib_bam([], self.header_text)
+                length = bam_header_length(data)
+                assert length is not None
+                found = _BAM_HEADERS[self.header_text] = data[:length]
+            self._bam_header = found
         return self._bam_header
 
     def _encode_bam(self, batch: list[Any]) -> bytes:
@@ -444,6 +450,7 @@ def _htslib_bam(records: list[Any], header_text: str) -> bytes:
 
 
 _HEADERS: dict[str, Any] = {}
+_BAM_HEADERS: dict[str, bytes] = {}  # header text -> its BAM encoding
 
 
 def _header_object(header_text: str):
