@@ -13,6 +13,13 @@ tags per sample) and a verdict:
   missing (htslib writes them as `:.`, which `emit_lines` adds), 0 otherwise.
 
 Tag types in the tables: 0 Flag, 1 Integer, 2 Float, 3 String/Character; 4 marks GT.
+
+Sample columns (nearly all of a cohort's bytes) are read 64 bytes at a time by
+`_samples_fast` when a line's FORMAT keys are GT (first) and Integer tags: LLVM vector
+compares give bit masks of the separators, digits, '.' and '0', htslib's spelling rules
+become bit operations on them, and only the separator bits are walked. A line it cannot
+vouch for is scanned byte by byte as before, so the verdicts are the byte-wise scan's
+(tests/test_filter_cohort_fast.py compares the two).
 """
 
 from __future__ import annotations
@@ -113,16 +120,8 @@ def _newlines64(typingctx, arr, idx):
     return numba.types.uint64(arr, idx), _newlines64_codegen
 
 
-LO7 = np.uint64(0x7F7F7F7F7F7F7F7F)
 ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 W_ZEROS = np.uint64(0x3030303030303030)
-
-
-@njit(cache=True, inline="always")
-def _zero_bytes(v):
-    """0x80 in each byte of v that is zero, 0 elsewhere (exact: no borrow between bytes)."""
-    t = (v & LO7) + LO7
-    return ~(t | v | LO7)
 
 
 @njit(cache=True, inline="always")
@@ -134,14 +133,6 @@ def _word(buf, p, n):
     for j in range(min(8, n - p)):
         w |= np.uint64(buf[p + j]) << np.uint64(8 * j)
     return w
-
-
-@njit(cache=True, inline="always")
-def _low_bytes(k):
-    """Mask of the k (0..8) low bytes of a uint64."""
-    if k >= 8:
-        return ALL
-    return (np.uint64(1) << np.uint64(8 * k)) - np.uint64(1)
 
 
 @njit(cache=True, inline="always")
