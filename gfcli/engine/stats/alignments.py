@@ -1,8 +1,9 @@
 """`gfcli stats` for SAM/BAM/CRAM: samtools stats 1.24's numbers, mergeable across shards.
 
 BAM files go through gfcli's BAM core: BGZF chunks inflated with libdeflate and walked
-by a numba kernel (`gfcli.engine.bam.stats_kernels`) that adds every record to the
-counters and histograms of samtools stats. With `-@ N` chunks run in worker processes and
+by a numba kernel (`gfcli.engine.bam.stats_kernels`, run precompiled through
+`stats_native` so no process imports numba) that adds every record to the counters and
+histograms of samtools stats. With `-@ N` chunks run in worker processes and
 their partials (`AlnStats`) are added with `+=` in file order; the two sequential parts of
 samtools stats (the coverage round buffer and the GC-depth bins) merge exactly because a
 chunk that does not start the file keeps its first coverage positions and its first
