@@ -134,3 +134,42 @@ def test_output_permissions_follow_umask(big_vcf, tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_output_to_fifo_is_written_in_place(big_vcf, tmp_path):
+    """`-o` onto a device or FIFO (as `-o /dev/null`) writes into it, never renames over it."""
+    from gfcli.engine.sinks import AtomicOutput
+
+    assert AtomicOutput("/dev/null").in_place
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    done = subprocess.run([*GFCLI, "view", "-H", "-o", str(fifo), str(big_vcf)],
+                          capture_output=True, timeout=60)
+    reader.join(timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert fifo.is_fifo()
+    assert got and got[0].count(b"\n") == 200_000
+    assert _leftovers(tmp_path) == []
+
+
+def test_output_through_symlink_keeps_the_link(big_vcf, tmp_path):
+    real = tmp_path / "real.vcf"
+    real.write_text("old\n")
+    link = tmp_path / "link.vcf"
+    link.symlink_to(real)
+    done = subprocess.run([*GFCLI, "view", "-H", "-o", str(link), str(big_vcf)],
+                          capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert link.is_symlink()
+    assert real.read_bytes().count(b"\n") == 200_000
+
+
+def test_output_onto_a_directory_is_a_usage_error(big_vcf, tmp_path):
+    done = subprocess.run([*GFCLI, "view", "-o", str(tmp_path), str(big_vcf)],
+                          capture_output=True, timeout=60)
+    assert done.returncode == 2
+    assert b"is a directory" in done.stderr
+    assert _leftovers(tmp_path) == []

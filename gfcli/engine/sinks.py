@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -95,6 +96,15 @@ def parse_output_type(value: str | None, output: str, default: str) -> OutputTyp
     return OutputType(default)
 
 
+def _is_special(path: str) -> bool:
+    """True for an existing target that is not a regular file (device, FIFO, socket)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
 class AtomicOutput:
     """A file written under a temporary name beside its target, renamed only on success.
 
@@ -105,8 +115,18 @@ class AtomicOutput:
         self.target = target
         self.is_stdout = target in ("-", "", "/dev/stdout")
         self.path = "-"
-        if not self.is_stdout:
-            directory = os.path.dirname(os.path.abspath(target))
+        # a device, FIFO or socket (`-o /dev/null`, a named pipe, /dev/fd/N) is written in
+        # place: a rename would replace /dev/null itself with a regular file
+        self.in_place = not self.is_stdout and _is_special(target)
+        if self.in_place:
+            self.path = target
+        elif not self.is_stdout:
+            # through a symlink, as open() would: the link stays, its target is replaced
+            if os.path.isdir(target):
+                raise UsageError(f"cannot write {target}: it is a directory")
+            target = os.path.realpath(target)
+            self.target = target
+            directory = os.path.dirname(target)
             if not os.path.isdir(directory):
                 raise UsageError(f"cannot write {target}: directory {directory} does not exist")
             base = os.path.basename(target)
@@ -116,7 +136,7 @@ class AtomicOutput:
             self.path = tmp
 
     def commit(self) -> None:
-        if self.is_stdout:
+        if self.is_stdout or self.in_place:
             return
         # mkstemp creates 0600; give the output the permissions a plain open() would.
         umask = os.umask(0)
@@ -127,7 +147,7 @@ class AtomicOutput:
         self.path = self.target
 
     def discard(self) -> None:
-        if self.is_stdout:
+        if self.is_stdout or self.in_place:
             return
         try:
             os.unlink(self.path)
