@@ -361,14 +361,17 @@ class _Task:
 
     def _count(self, chunk) -> VariantStats:
         acc = VariantStats(self.settings, list(self.files), list(self.contigs))
-        ring = new_ring()
         prime = dict(self.primes).get(chunk.start) if chunk.start is not None else None
         if self.sites is not None:
+            from gfcli.engine.stats.vsites import new_ring as sites_ring
+
+            ring = sites_ring()  # new_ring's layout, without importing vnative
             reader = _sites_reader(self)
             if prime is not None and prime < chunk.start:
                 reader.count(acc, ring, prime, chunk.start, ring_only=True)
             reader.count(acc, ring, chunk.start, chunk.end)
             return acc
+        ring = new_ring()
         if prime is not None and prime < chunk.start:
             # the records before this chunk hold the ALT lengths its first symbolic ALTs
             # may show (vkernels.N_STALE). Most chunks read none of them: count the chunk
@@ -822,13 +825,13 @@ def compute(req: StatsRequest, inp) -> VariantStats:
                  None if samples is not None or expr is not None else "", expr, direct,
                  primes, sites)
     parallel = not (len(chunk_list) == 1 and chunk_list[0].kind == chunking.STREAM)
-    from gfcli.engine.stats import vnative
-
     # before the workers fork: they share the loaded code (a chunk vsites hands back to
     # htslib loads the other kernels in its worker)
     if sites is not None:
         vsites.preload()
     else:
+        from gfcli.engine.stats import vnative
+
         vnative.preload()
     with make_runner(req.threads if parallel else 1) as runner:
         acc = merge_results(runner.map(task, chunk_list))

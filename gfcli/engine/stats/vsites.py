@@ -16,21 +16,26 @@ BGZF VCF files (not streams) when no option needs more than the sites: no -s/-S,
 
 from __future__ import annotations
 
-import hashlib
+import ctypes
 import mmap
 import os
 import sys
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from gfcli.engine.bam.nativekit import I64, KernelSet, P
 from gfcli.engine.bgzf import Inflater, block_isize, block_size, map_file, split_voffset
 from gfcli.engine.errors import DataError
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
+P = ctypes.c_void_p
+I64 = ctypes.c_int64
+# vnative's RING, RING_W (the ALT-length ring of vkernels.N_STALE) and SCRATCH_W, here so
+# that a run needs not import vnative; vsites_kernels checks they agree when it is built
+RING, RING_W, SCRATCH_W = 3, 64, 1 << 16
 
 PIECE_BYTES = 4 << 20  # inflated text per kernel call (whole lines)
 PAD = 8  # bytes the kernel may read past the text: it finds delimiters 8 bytes at a time
@@ -116,44 +121,54 @@ def _numba_version() -> str:
     return ""
 
 
-class _Kernels(KernelSet):
-    """KernelSet keyed the same way (sources, numba and llvmlite versions, host CPU) but
-    without importlib.metadata."""
-
-    def _key(self) -> str:
-        import llvmlite
-        import llvmlite.binding as llvm
-
-        parts = [llvmlite.__version__, llvm.get_default_triple(), llvm.get_host_cpu_name(),
-                 llvm.get_host_cpu_features().flatten(), self.name, _numba_version()]
-        for path in self.sources:
-            with open(path, "rb") as handle:
-                parts.append(hashlib.sha256(handle.read()).hexdigest())
-        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
+SOURCES = [os.path.join(_HERE, "vsites_kernels.py"), os.path.abspath(__file__),
+           os.path.join(_HERE, "vkernels.py"), os.path.join(_HERE, "vreadk.py"),
+           os.path.join(_HERE, "vnative.py"),
+           os.path.join(os.path.dirname(_HERE), "bam", "nativekit.py")]
+_MCJIT: list[Any] = []
 
 
-KERNELS = _Kernels(
-    "vsites",
-    [os.path.join(_HERE, "vsites_kernels.py"), os.path.abspath(__file__),
-     os.path.join(_HERE, "vkernels.py"), os.path.join(_HERE, "vreadk.py"),
-     os.path.join(_HERE, "vnative.py"),
-     os.path.join(os.path.dirname(_HERE), "bam", "nativekit.py")],
-    {"count_lines": (I64, P, P, P)},
-    _build,
-)
+def _mcjit_kernels() -> Any:
+    """The llvmlite MCJIT fallback (no C compiler): a KernelSet keyed the same way
+    (sources, numba and llvmlite versions, host CPU) but without importlib.metadata."""
+    if _MCJIT:
+        return _MCJIT[0]
+    import hashlib
+
+    from gfcli.engine.bam.nativekit import KernelSet
+
+    class _Kernels(KernelSet):
+        def _key(self) -> str:
+            import llvmlite
+            import llvmlite.binding as llvm
+
+            parts = [llvmlite.__version__, llvm.get_default_triple(),
+                     llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten(),
+                     self.name, _numba_version()]
+            for path in self.sources:
+                with open(path, "rb") as handle:
+                    parts.append(hashlib.sha256(handle.read()).hexdigest())
+            return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
+
+    _MCJIT.append(_Kernels("vsites", SOURCES, {"count_lines": (I64, P, P, P)}, _build))
+    return _MCJIT[0]
 
 
 def _shared_key() -> str:
     """Cache key of the shared-library build: sources, numba and Python versions and the
     architecture (the code is built for the architecture's baseline CPU, so a cache shared
-    between machines stays valid)."""
+    between machines stays valid). CRC32 and Adler-32 of each source (hashlib would load
+    OpenSSL: 3-25 ms of every run)."""
     import platform
 
     parts = [platform.machine(), sys.version, _numba_version(), "x86-64-baseline-3"]
-    for path in KERNELS.sources:
+    for path in SOURCES:
         with open(path, "rb") as handle:
-            parts.append(hashlib.sha256(handle.read()).hexdigest())
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
+            data = handle.read()
+        parts.append(f"{len(data)}:{zlib.crc32(data):08x}:{zlib.adler32(data):08x}")
+    joined = "|".join(parts).encode()
+    return (f"{zlib.crc32(joined):08x}{zlib.adler32(joined):08x}"
+            f"{zlib.crc32(joined[::-1]):08x}")
 
 
 def _build_shared(path: str) -> None:
@@ -206,9 +221,10 @@ def _load_shared() -> Any:
     import ctypes
     import json
 
-    from gfcli.engine.bam.nativekit import _cache_root
+    from gfcli.engine.numba_cache import cache_dir
 
-    path = os.path.join(_cache_root(), f"gfcli-vsites-{_shared_key()}.so")
+    root = cache_dir() or os.path.join(_HERE, "__pycache__")
+    path = os.path.join(root, f"gfcli-vsites-{_shared_key()}.so")
     if not (os.path.exists(path) and os.path.exists(path + ".json")):
         _build_shared(path)
     with open(path + ".json") as handle:
@@ -233,9 +249,21 @@ def _counter() -> Callable[..., int]:
     return _COUNTER[0]
 
 
-def _make_counter() -> Callable[..., int]:
-    from gfcli.engine.stats import vnative
+def _tables(arrays: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """count_lines' address and length tables (vnative's layout: rank-2 arrays give their
+    second dimension after the element count)."""
+    ptrs = np.empty(len(COUNT_ARGS), np.int64)
+    lens = np.empty(2 * len(COUNT_ARGS), np.int64)
+    for i, ((name, dtype, rank), arr) in enumerate(zip(COUNT_ARGS, arrays, strict=True)):
+        if arr.dtype != dtype or not arr.flags.c_contiguous:
+            raise TypeError(f"{name}: {arr.dtype}, contiguous={arr.flags.c_contiguous}")
+        ptrs[i] = arr.ctypes.data
+        lens[2 * i] = arr.size
+        lens[2 * i + 1] = arr.shape[1] if rank == 2 else 1
+    return ptrs, lens
 
+
+def _make_counter() -> Callable[..., int]:
     fn = None
     if not os.environ.get("GFCLI_NO_NATIVE"):
         try:
@@ -244,8 +272,10 @@ def _make_counter() -> Callable[..., int]:
             fn = None
         if fn is None:
             try:
+                from gfcli.engine.stats import vnative
+
                 vnative._add_libc_symbols()  # MCJIT resolves memset/memcpy only from these
-                native = KERNELS.load()
+                native = _mcjit_kernels().load()
             except Exception:  # pragma: no cover - llvmlite missing: the numba kernel then
                 native = None
             fn = native["count_lines"] if native is not None else None
@@ -255,7 +285,7 @@ def _make_counter() -> Callable[..., int]:
         return vsites_kernels.count_lines
 
     def call(ints, *arrays):
-        ptrs, lens = vnative._tables(COUNT_ARGS, arrays)
+        ptrs, lens = _tables(arrays)
         return fn(ints.ctypes.data, ptrs.ctypes.data, lens.ctypes.data)
 
     return call
@@ -371,7 +401,6 @@ class SitesReader:
         self.inflater = Inflater(self.src)
         self.buf = np.empty(PIECE_BYTES + (1 << 17), np.uint8)
         self.out = np.zeros(4, np.int64)
-        from gfcli.engine.stats.vnative import SCRATCH_W
 
         self.ints = np.zeros(N_INTS, np.int64)
         self.ints[I_M_AF] = tabs.m_af
@@ -449,3 +478,8 @@ class SitesReader:
                 raise Unsupported(int(out[O_BAD]))
             if status == S_ANAC:
                 raise DataError("incorrect AN/AC counts (AN smaller than the sum of AC)")
+
+
+def new_ring() -> tuple[np.ndarray, np.ndarray]:
+    """A pass's ring of ALT lengths and its record counter (variants.new_ring's layout)."""
+    return np.zeros((RING, RING_W), np.int64), np.zeros(1, np.int64)

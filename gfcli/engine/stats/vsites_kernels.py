@@ -59,7 +59,7 @@ from gfcli.engine.stats.vkernels import (
     _idist,
     variant_type,
 )
-from gfcli.engine.stats.vnative import RING, RING_W
+from gfcli.engine.stats.vnative import RING, RING_W, SCRATCH_W
 
 numba = load_numba()
 njit = numba.njit
@@ -72,6 +72,7 @@ INT32_LOW = -2147483640  # htslib reserves the 8 smallest int32 values
 INT32_MISSING = -2147483648
 
 # the layout constants are shared with the runtime side, which must not import numba
+from gfcli.engine.stats import vsites as _vsites  # noqa: E402
 from gfcli.engine.stats.vsites import (  # noqa: E402
     I_DP_MAX,
     I_DP_MIN,
@@ -95,6 +96,9 @@ from gfcli.engine.stats.vsites import (  # noqa: E402
 )
 
 HASH_MIN = 64
+
+if (RING, RING_W, SCRATCH_W) != (_vsites.RING, _vsites.RING_W, _vsites.SCRATCH_W):
+    raise ImportError("vsites' copies of vnative's RING, RING_W, SCRATCH_W are stale")
 
 LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
 BYTES1 = np.uint64(0x0101010101010101)
