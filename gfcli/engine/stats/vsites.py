@@ -5,8 +5,9 @@ Without -s/-S bcftools stats reads no sample column, and for a sites VCF htslib'
 whole run. Here a chunk's BGZF blocks are inflated by gfcli's libdeflate layer into one
 reused buffer, cut at line ends, and `vsites_kernels.count_lines` adds the lines straight to
 the `VariantStats` counters (what `vkernels.update` adds for the same records, with the
-bcftools readings its docstring lists). Measured against encoding the lines as raw BCF
-batches for `vkernels.update`: about half the CPU.
+bcftools readings its docstring lists). A first version encoded raw BCF batches for
+`vkernels.update` instead: 0.44 s to parse and 0.27 s to count 1M sites (loaded machine),
+against about 0.3 s for this kernel, which also finds delimiters 8 bytes at a time.
 
 The kernel is built once per machine into a shared library (numba -> LLVM -> baseline
 x86-64 object -> `cc -shared`) and loaded by ctypes, so a run imports neither numba nor
