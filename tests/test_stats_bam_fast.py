@@ -155,7 +155,7 @@ def test_precompiled_kernels_load_warm_in_a_fresh_process(data):
 
 
 def test_min_mapq_is_a_read_filter(data, tmp_path):
-    """gfcli's -q (minimum MAPQ; samtools stats has no such option) drops reads like
+    """gfcli's --min-MQ (samtools stats has no such option) drops reads like
     `samtools view -q` before stats and counts them like -F does: as filtered sequences,
     still in the raw total."""
     path = str(data["files"].bam)
@@ -201,3 +201,109 @@ def test_crc32_matches_zlib():
         buf = np.frombuffer(raw, dtype=np.uint8)
         start = rng.randrange(9)
         assert k._crc32(_CRC_TABLE, buf, start, n) == zlib.crc32(raw[start:start + n])
+
+
+# --------------------------------------------------------------------------- -q (BWA trim)
+
+
+def _trim_bam(directory: Path, n: int = 3000, seed: int = 41) -> Path:
+    """Reads whose sequenced 3' ends fall off in quality, on both strands: the BAM stores
+    a reverse read's qualities reversed, so its tail is at the alignment's left end. Also
+    reads around BWA's 35-base floor, one long low-quality stretch, dips that stop the
+    running sum, QUAL '*', secondary and supplementary reads (SEQ/QUAL '*' or not),
+    unmapped reads (some reverse), QC-fail and duplicates."""
+    rng = random.Random(seed)
+    header = {"HD": {"VN": "1.6", "SO": "coordinate"},
+              "SQ": [{"SN": "c1", "LN": 500000}, {"SN": "c2", "LN": 300000}]}
+    recs = []
+    for i in range(n):
+        length = rng.choice((150, 150, 151, 100, 76, 36, 35, 34, 20, 250))
+        quals = [rng.randint(25, 41) for _ in range(length)]
+        tail = rng.choice((0, 0, 5, 20, 60, length))
+        for j in range(max(0, length - tail), length):  # as sequenced: 3' end last
+            quals[j] = rng.choice((2, 2, 10, 15, 19, 20, 21, 30))
+        if rng.random() < 0.1:  # a high-quality dip inside the tail
+            j = rng.randrange(length)
+            quals[j : j + 3] = [40] * len(quals[j : j + 3])
+        flag = rng.choice((0, 16, 0x41, 0x51, 0x81, 0x91, 0x100, 0x110, 0x800, 0x810,
+                           0x200, 0x400, 0x4, 0x14, 0x45))
+        reverse = bool(flag & 0x10)
+        rec = pysam.AlignedSegment()
+        rec.query_name = f"r{i}"
+        rec.flag = flag
+        rec.query_sequence = "".join(rng.choice("ACGT") for _ in range(length))
+        if flag & 0x100 and rng.random() < 0.5:
+            rec.query_sequence = None  # SEQ and QUAL '*'
+        elif rng.random() < 0.03:
+            pass  # QUAL '*' (stored as 0xff)
+        else:
+            rec.query_qualities = pysam.qualitystring_to_array(
+                "".join(chr(33 + q) for q in (quals[::-1] if reverse else quals)))
+        if flag & 0x4:
+            rec.reference_id = -1 if rng.random() < 0.5 else 1
+            rec.reference_start = -1 if rec.reference_id < 0 else rng.randrange(290000)
+            rec.cigartuples = None
+            rec.mapping_quality = 0
+        else:
+            rec.reference_id = rng.randrange(2)
+            rec.reference_start = rng.randrange(290000)
+            rec.cigartuples = [(0, length)] if rec.query_sequence else [(0, 150)]
+            rec.mapping_quality = rng.randrange(61)
+        recs.append(rec)
+    recs.sort(key=lambda r: (r.reference_id < 0, r.reference_id, r.reference_start))
+    path = directory / "trim.bam"
+    with pysam.AlignmentFile(str(path), "wb", header=header) as out:
+        for rec in recs:
+            out.write(rec)
+    pysam.index(str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def trim_bam(tmp_path_factory):
+    return _trim_bam(tmp_path_factory.mktemp("trim"))
+
+
+def _trimmed(text: str) -> int:
+    line = next(x for x in text.splitlines() if x.startswith("SN\tbases trimmed:"))
+    return int(line.split("\t")[2])
+
+
+@pytest.mark.parametrize("q", [0, 5, 20, 30, 40])
+def test_trim_quality_matches_samtools(trim_bam, small_chunks, q):
+    """-q is samtools stats' BWA trimming threshold: it only feeds 'bases trimmed'."""
+    path = str(trim_bam)
+    ref = pysam.samtools.stats("-q", str(q), path)
+    assert (_trimmed(ref) > 0) == (q > 0)
+    untrimmed = _body(pysam.samtools.stats(path))
+    changed = [a for a, b in zip(_body(ref), untrimmed, strict=True) if a != b]
+    assert all(x.startswith("SN\tbases trimmed:") for x in changed)
+    for threads in (1, 2):
+        _assert_same(_ours(path, threads, trim_quality=q), ref)
+    _assert_same(_ours(path, 1, trim_quality=q, filtering_flag=0x10),
+                 pysam.samtools.stats("-q", str(q), "-F", "0x10", path))
+
+
+def test_trim_quality_on_the_command_line(data, trim_bam, tmp_path):
+    """`gfcli stats -q 20` as a ported `samtools stats -q 20`, on BAM, SAM and CRAM; the
+    MAPQ filter is only --min-MQ."""
+    import subprocess
+
+    def cli(*args: str) -> list[str]:
+        out = subprocess.run([sys.executable, "-m", "gfcli", "stats", *args],
+                             capture_output=True, text=True, check=True,
+                             env={**os.environ, "GFCLI_PROGRESS": "0"})
+        return _body(out.stdout)
+
+    bam = str(trim_bam)
+    sam = str(tmp_path / "trim.sam")
+    pysam.samtools.view("-h", "-o", sam, bam, catch_stdout=False)
+    ref = _body(pysam.samtools.stats("-q", "20", bam))
+    assert cli("-q", "20", bam) == ref
+    assert cli("--trim-quality", "20", "-@", "2", sam) == ref
+    files = data["files"]
+    fasta = str(files.fasta)
+    cram_ref = pysam.samtools.stats("-q", "30", "-r", fasta, str(files.cram))
+    assert _trimmed(cram_ref) > 0
+    assert cli("-q", "30", "-r", fasta, str(files.cram)) == _body(cram_ref)
+    assert cli("--min-MQ", "20", bam) == _body(_ours(bam, 1, min_mapq=20))

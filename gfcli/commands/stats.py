@@ -21,7 +21,9 @@ file) merged print what one pass over everything prints, in any output format.
 Short options follow the reference tool of the input kind: -r is regions for variants
 (bcftools) and the reference FASTA for alignments (samtools --ref-seq); -t is streamed
 targets for variants and a target-regions BED for alignments; -f is FILTER values for
-variants (--apply-filters) and required flag bits for reads; -F excludes flag bits.
+variants (--apply-filters) and required flag bits for reads; -F excludes flag bits;
+-q is samtools stats' BWA trimming quality (--trim-quality), not a MAPQ filter
+(that is --min-MQ).
 """
 
 EXAMPLES = """\
@@ -30,7 +32,7 @@ Examples:
   gfcli stats -s - -@ 2 cohort.bcf
   gfcli stats -O json -r chr1 calls.vcf.gz > chr1.json   # then:
   gfcli stats --merge chr1.json chr2.json > all.vchk
-  gfcli stats -f 0x2 -q 20 sample.bam
+  gfcli stats -f 0x2 --min-MQ 20 sample.bam
 """
 
 STATS = "Statistics"
@@ -122,8 +124,15 @@ def stats(
     ] = None,
     min_mapq: Annotated[
         int,
-        typer.Option("-q", "--min-MQ", help="Reads: minimum mapping quality.",
+        typer.Option("--min-MQ", help="Alignments: skip reads with a mapping quality below "
+                     "INT (gfcli's own filter; samtools stats has none).",
                      rich_help_panel=opt.FILTERING, min=0, metavar="INT"),
+    ] = 0,
+    trim_quality: Annotated[
+        int,
+        typer.Option("-q", "--trim-quality", help="Alignments: BWA trimming quality "
+                     "threshold for the 'bases trimmed' count (samtools stats -q); it filters "
+                     "nothing (--min-MQ does).", rich_help_panel=STATS, min=0, metavar="INT"),
     ] = 0,
     samples: Annotated[
         str | None,
@@ -193,6 +202,7 @@ def stats(
         reference=reference,
         target_regions=target_regions,
         min_mapq=min_mapq,
+        trim_quality=trim_quality,
         ambiguous=ambiguous,
     )
     if required_flag is not None:

@@ -66,7 +66,8 @@ class StatsRequest:
     apply_filters: str | None = None  # variants -f: e.g. "PASS" or ".,PASS"
     required_flag: int = 0  # alignments -f (samtools stats -f)
     filtering_flag: int = 0  # alignments -F (samtools stats -F)
-    min_mapq: int = 0  # alignments -q
+    min_mapq: int = 0  # alignments --min-MQ (gfcli's own read filter)
+    trim_quality: int = 0  # alignments -q (samtools stats -q: BWA trim, 'bases trimmed')
 
     # Variant statistics
     samples: str | None = None  # -s: '-' = all samples (PSC/PSI), LIST, '^LIST'
