@@ -31,11 +31,11 @@ from gfcli.engine.stats.base import VARIANTS, StatsRequest
 
 M_INDEL = 60
 # QUAL bins as bcftools' dist_t(5) lays them out: 1 + int(QUAL*10) exact up to 10**5,
-# then 9*10**4 bins per decade (width 10, 100, ...). Kept up to QUAL 100000 (the vsites
-# kernel hands a chunk with a larger QUAL to htslib; vkernels.update bins every QUAL from
-# 9999.8 on in one)
+# then 9*10**4 bins per decade (width 10, 100, ...), up to the largest iqual a float32 QUAL
+# gives, 2**31 + 1 (vkernels.qual_bin; same numbers as vkernels.N_QUAL, which this module
+# does not import: that would load numba)
 QUAL_EXACT = 100_000
-N_QUAL = QUAL_EXACT + 90_000 + 1
+N_QUAL = QUAL_EXACT + 4 * 90_000 + (2**31 + 1 - 10**9) // 10**5 + 1
 N_HWE = 100
 N_VAF = 21
 N_MAF = 51
@@ -228,7 +228,10 @@ class VariantStats:
         for name in _ARRAYS:
             entry = data["state"][name]
             arr = acc.a[name]
-            if list(arr.shape) != list(entry["shape"]):
+            # QUAL bins were once kept only up to QUAL 100000: the same bins, fewer of them
+            older_qual = (name.startswith("qual_") and len(entry["shape"]) == 1
+                          and entry["shape"][0] <= arr.size)
+            if list(arr.shape) != list(entry["shape"]) and not older_qual:
                 raise ValueError(f"{name}: shape {entry['shape']} does not fit the settings")
             flat = arr.reshape(-1)
             flat[np.asarray(entry["index"], np.int64)] = np.asarray(entry["values"],

@@ -54,7 +54,10 @@ SN_TS_ALT1, SN_TV_ALT1, SN_BIALLELIC, SN_N = 8, 9, 10, 11
 PS_N = 16
 
 M_INDEL = 60
-N_QUAL = 100_000  # iqual = 1 + int(QUAL*10); larger values share the last bin
+# QUAL bins of bcftools' dist_t(5) (see `qual_bin`): iqual exact up to 10**5, then 9*10**4
+# bins a decade. The largest iqual a float32 QUAL gives is 2**31 + 1 (the overflow case).
+QUAL_EXACT = 100_000
+N_QUAL = QUAL_EXACT + 4 * 90_000 + (2**31 + 1 - 10**9) // 10**5 + 1
 N_HWE = 100
 N_VAF = 21
 N_MAF = 51
@@ -270,6 +273,28 @@ def _af_index(af, m_af, bins):
     return np.int64(af * np.float32(m_af - 2))
 
 
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+def qual_bin(qual):
+    """bcftools' QUAL bin: iqual = 1 + (int)(QUAL*10) in C (a float product; x86 makes an
+    out-of-range conversion INT_MIN), then dist_t(5)'s bin of iqual taken as uint32: exact
+    up to 10**5, above it 9*10**4 bins per decade."""
+    if qual != qual or qual < 0:
+        return np.int64(0)
+    prod = qual * np.float32(10)
+    iv = np.int64(-2147483648) if prod >= np.float32(2147483648.0) else np.int64(prod)
+    value = (1 + iv) & 0xFFFFFFFF
+    if value <= QUAL_EXACT:
+        return value
+    level = 1
+    p10 = np.int64(QUAL_EXACT)
+    step = np.int64(10)
+    while level < 5 and value >= p10 * 10:
+        p10 *= 10
+        step *= 10
+        level += 1
+    return QUAL_EXACT + 90_000 * (level - 1) + (value - p10) // step
+
+
 @njit(cache=True, error_model="numpy")
 def update(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids, sample_idx,
            usr_id, usr_idx, usr_float, usr_min, usr_max, usr_nbins,
@@ -383,6 +408,7 @@ def _update_body(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids
         # INFO
         info_dp_n = 0
         info_dp = np.int64(0)
+        dp_seen = False
         an = np.int64(-1)
         ac_p = np.int64(-1)
         ac_t = 0
@@ -394,17 +420,20 @@ def _update_body(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids
             key, p = _typed_int(buf, p)
             t, cnt, q = _typed(buf, p)
             p = q + cnt * _size(t)
-            if key == params[P_INFO_DP] and params[P_INFO_DP_INT] and 1 <= t <= 3:
-                m = 0
-                for x in range(cnt):
-                    v = _int_at(buf, q + x * _size(t), t)
-                    if v == _missing(t) + 1:
-                        break
-                    m += 1
-                info_dp_n = m
-                if m >= 1:
-                    v = _int_at(buf, q, t)
-                    info_dp = np.int64(-2147483648) if v == _missing(t) else v
+            # bcftools reads the first DP key only (bcf_get_info_int32), whatever it holds
+            if key == params[P_INFO_DP] and not dp_seen:
+                dp_seen = True
+                if params[P_INFO_DP_INT] and 1 <= t <= 3:
+                    m = 0
+                    for x in range(cnt):
+                        v = _int_at(buf, q + x * _size(t), t)
+                        if v == _missing(t) + 1:
+                            break
+                        m += 1
+                    info_dp_n = m
+                    if m >= 1:
+                        v = _int_at(buf, q, t)
+                        info_dp = np.int64(-2147483648) if v == _missing(t) else v
             if key == params[P_INFO_AN] and cnt > 0 and 1 <= t <= 3:
                 an = _int_at(buf, q, t)
             elif key == params[P_INFO_AC] and 1 <= t <= 3:
@@ -482,7 +511,11 @@ def _update_body(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids
                         iaf[i] = _af_index(af, m_af, bins) + 1
         else:
             have = False
-            if an >= 0 and ac_p >= 0:
+            if an >= 0 and ac_p >= 0 and ac_n != n_allele - 1:
+                # htslib's bcf_calc_ac gives up on an AC of another length than the ALTs
+                # (no AN check, no counts from GT): bcftools bins the record as without AC
+                pass
+            elif an >= 0 and ac_p >= 0:
                 nac = np.int64(0)
                 for i in range(n_allele):
                     ac[i] = zero
@@ -540,12 +573,9 @@ def _update_body(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids
             maf[mb if mb < N_MAF else N_MAF - 1] += 1
         if line_type == VT_REF:
             sn[SN_NOALTS] += 1
-        if qual != qual or qual < 0:
-            iqual = 0
-        else:
-            iqual = 1 + np.int64(qual * np.float32(10))
-            if iqual >= N_QUAL:
-                iqual = N_QUAL - 1
+        iqual = qual_bin(qual)
+        if iqual >= qual_ts.size:  # arrays sized N_QUAL never get here
+            iqual = qual_ts.size - 1
         if line_type & VT_SNP:
             sn[SN_SNPS] += 1
             ref = _acgt(buf[a_beg[0]]) if a_len[0] > 0 else -1
