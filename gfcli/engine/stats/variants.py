@@ -37,6 +37,7 @@ M_INDEL = 60
 QUAL_EXACT = 100_000
 N_QUAL = QUAL_EXACT + 4 * 90_000 + (2**31 + 1 - 10**9) // 10**5 + 1
 N_HWE = 100
+_QUAL_ARRAYS = frozenset(("qual_ts", "qual_tv", "qual_in"))
 N_VAF = 21
 N_MAF = 51
 
@@ -120,6 +121,9 @@ class VariantStats:
             name: np.zeros(shape, dtype) for name, (shape, dtype) in _shapes(settings).items()
         }
         self.a["chrom"] = np.zeros(len(self.contigs), np.int64)
+        # QUAL bins at and above qual_hi are zero (None: not known). The QUAL arrays are
+        # large and a chunk fills few bins: packing and merging look only below it
+        self.qual_hi: int | None = 0
 
     # -- the protocol -----------------------------------------------------------------
     def update(self, batch, kernel_args, ring=None) -> None:
@@ -133,14 +137,18 @@ class VariantStats:
         skip = batch.skip
         if skip is None:
             skip = _no_skip(batch.n)
+        scratch = _scratch()
+        scratch[vnative.SCRATCH_QHI, 0] = 0
         r = vnative.update()(
             batch.n, batch.heads, batch.s_off, batch.shared, batch.i_off, batch.indiv,
             *kernel_args,
             *(a[name] for name in _ARRAYS),
             *ring,
             skip,
-            _scratch(),
+            scratch,
         )
+        if self.qual_hi is not None:
+            self.qual_hi = max(self.qual_hi, int(scratch[vnative.SCRATCH_QHI, 0]))
         if r != batch.n:
             raise DataError("incorrect AN/AC counts (AN smaller than the sum of AC)"
                             if r >= 0 else "genotype allele index out of range")
@@ -149,10 +157,12 @@ class VariantStats:
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         packed = {}
+        if isinstance(self.a, _Arrays):
+            packed.update(self.a.packed)
         for name, arr in self.a.items():
             if arr.size > 4096:
                 flat = arr.reshape(-1)
-                nz = np.flatnonzero(flat)
+                nz = np.flatnonzero(flat[:self._hi(name)])
                 packed[name] = (arr.shape, arr.dtype.str, nz, flat[nz])
             else:
                 packed[name] = arr
@@ -160,17 +170,21 @@ class VariantStats:
         return state
 
     def __setstate__(self, state: dict) -> None:
-        arrays = {}
+        # the parent receives one partial a chunk and adds it to its total: large arrays
+        # stay packed until read (__iadd__ adds the packed values without them)
+        arrays = _Arrays()
         for name, value in state["a"].items():
             if isinstance(value, tuple):
-                shape, dtype, nz, vals = value
-                arr = np.zeros(shape, np.dtype(dtype))
-                arr.reshape(-1)[nz] = vals
-                arrays[name] = arr
+                arrays.packed[name] = value
             else:
                 arrays[name] = value
         state["a"] = arrays
+        state.setdefault("qual_hi", None)
         self.__dict__.update(state)
+
+    def _hi(self, name: str) -> int | None:
+        """How far array `name` may hold counts (None: all of it)."""
+        return self.qual_hi if name in _QUAL_ARRAYS else None
 
     def __iadd__(self, other: VariantStats) -> VariantStats:
         if not isinstance(other, VariantStats):
@@ -181,10 +195,15 @@ class VariantStats:
         for name in _ARRAYS:
             if name == "chrom":
                 continue
-            mine, theirs = self.a[name], other.a[name]
+            mine = self.a[name]
+            held = other.a.packed.get(name) if isinstance(other.a, _Arrays) else None
+            if held is not None:
+                mine.reshape(-1)[held[2]] += held[3]
+                continue
+            theirs = other.a[name]
             if theirs.size > 4096:
                 # large and mostly zero (QUAL bins): add where the other has counts
-                nz = np.flatnonzero(theirs)
+                nz = np.flatnonzero(theirs.reshape(-1)[:other._hi(name)])
                 mine.reshape(-1)[nz] += theirs.reshape(-1)[nz]
             else:
                 mine += theirs
@@ -193,6 +212,9 @@ class VariantStats:
             mine[name] = mine.get(name, 0) + count
         self.contigs = list(mine)
         self.a["chrom"] = np.array(list(mine.values()), np.int64)
+        if self.qual_hi is not None:
+            self.qual_hi = None if other.qual_hi is None else max(self.qual_hi,
+                                                                   other.qual_hi)
         for f in other.files:
             if f not in self.files:
                 self.files.append(f)
@@ -236,6 +258,7 @@ class VariantStats:
             flat = arr.reshape(-1)
             flat[np.asarray(entry["index"], np.int64)] = np.asarray(entry["values"],
                                                                     arr.dtype)
+        acc.qual_hi = None
         return acc
 
     # -- derived numbers ---------------------------------------------------------------
@@ -293,6 +316,29 @@ class VariantStats:
 _NO_SKIP = np.zeros(0, np.uint8)
 
 
+class _Arrays(dict):
+    """A partial's arrays as unpickled: the large ones stay packed (shape, dtype, nonzero
+    indexes, values) until first read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.packed: dict[str, tuple] = {}
+
+    def __missing__(self, name: str) -> np.ndarray:
+        shape, dtype, nz, vals = self.packed.pop(name)
+        arr = np.zeros(shape, np.dtype(dtype))
+        arr.reshape(-1)[nz] = vals
+        self[name] = arr
+        return arr
+
+    def __contains__(self, name: object) -> bool:
+        return super().__contains__(name) or name in self.packed
+
+    def unpack(self) -> None:
+        for name in list(self.packed):
+            self[name]  # noqa: B018 - materialises it
+
+
 def _no_skip(n: int) -> np.ndarray:
     global _NO_SKIP
     if _NO_SKIP.size < n:
@@ -306,9 +352,9 @@ _SCRATCH: list[np.ndarray] = []
 def _scratch() -> np.ndarray:
     """The kernel's per-allele rows (allocated once per process)."""
     if not _SCRATCH:
-        from gfcli.engine.stats.vnative import SCRATCH_W
+        from gfcli.engine.stats.vnative import SCRATCH_ROWS, SCRATCH_W
 
-        _SCRATCH.append(np.zeros((6, SCRATCH_W), np.int64))
+        _SCRATCH.append(np.zeros((SCRATCH_ROWS, SCRATCH_W), np.int64))
     return _SCRATCH[0]
 
 

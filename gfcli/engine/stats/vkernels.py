@@ -18,6 +18,7 @@ from gfcli.engine.stats.vnative import (
     RING,
     RING_UNSET,
     RING_W,
+    SCRATCH_QHI,
     SCRATCH_W,
     WS_C1,
     WS_CLS,
@@ -576,6 +577,10 @@ def _update_body(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids
         iqual = qual_bin(qual)
         if iqual >= qual_ts.size:  # arrays sized N_QUAL never get here
             iqual = qual_ts.size - 1
+        # scratch[SCRATCH_QHI, 0]: an upper bound of the QUAL bins written, so that the
+        # caller packs and merges the large, mostly empty QUAL arrays only up to it
+        if scratch.shape[0] > SCRATCH_QHI and iqual >= scratch[SCRATCH_QHI, 0]:
+            scratch[SCRATCH_QHI, 0] = iqual + 1
         if line_type & VT_SNP:
             sn[SN_SNPS] += 1
             ref = _acgt(buf[a_beg[0]]) if a_len[0] > 0 else -1

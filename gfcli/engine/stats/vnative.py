@@ -26,6 +26,8 @@ RING_W = 64  # ALT indexes the ring remembers
 # a ring entry no record of the chunk has set yet: reading one sets ring_state[1]
 RING_UNSET = -(1 << 41)
 SCRATCH_W = 1 << 16  # n_allele is 16 bits: update's per-allele scratch rows never grow
+SCRATCH_ROWS = 7  # six per-allele rows, then SCRATCH_QHI
+SCRATCH_QHI = 6  # update raises [SCRATCH_QHI, 0] to above every QUAL bin it counted in
 # vkernels.update_ws's workspace (int64): fixed tables, then per sample N_OUT outcome
 # counts and WS_PER_SAMPLE more values (genotype code, VAF list entry, DP sum, DP count)
 N_OUT = 16

@@ -53,7 +53,7 @@ I_START, I_END, I_NSAMPLES, I_ZERO, I_RING_ONLY, I_M_AF, I_DP_MIN, I_DP_MAX, I_D
     range(9)
 N_INTS = 9
 # out[] layout
-O_N, O_NEXT, O_STATUS, O_BAD = 0, 1, 2, 3
+O_N, O_NEXT, O_STATUS, O_BAD, O_QHI = 0, 1, 2, 3, 4  # O_QHI: above every QUAL bin written
 # statuses
 S_DONE, S_UNSUPPORTED, S_ANAC = 0, -1, -2
 DROP_BYTES = 8 << 20  # mapped input released every this many compressed bytes
@@ -405,7 +405,7 @@ class SitesReader:
         self.src = map_file(path)
         self.inflater = Inflater(self.src)
         self.buf = np.empty(PIECE_BYTES + (1 << 17), np.uint8)
-        self.out = np.zeros(4, np.int64)
+        self.out = np.zeros(5, np.int64)
 
         self.ints = np.zeros(N_INTS, np.int64)
         self.ints[I_M_AF] = tabs.m_af
@@ -474,6 +474,12 @@ class SitesReader:
         ints[I_NSAMPLES] = self.tabs.n_samples
         ints[I_RING_ONLY] = 1 if ring_only else 0
         accs = tuple(acc.a[name] for name in ACC_ARRAYS)
+        # the kernel raises out[O_QHI] past each QUAL bin it counts in, which keeps
+        # acc.qual_hi (how far VariantStats packs and merges the QUAL arrays) known;
+        # unknown while counting, and so after an exception
+        hi = acc.qual_hi
+        acc.qual_hi = None
+        out[O_QHI] = 0
         for fill, _last in self._pieces(start, end):
             ints[I_START], ints[I_END] = 0, fill
             self.count_lines(ints, self.buf, *self.table_arrays, self.cols, self.scratch,
@@ -483,6 +489,8 @@ class SitesReader:
                 raise Unsupported(int(out[O_BAD]))
             if status == S_ANAC:
                 raise DataError("incorrect AN/AC counts (AN smaller than the sum of AC)")
+        if hi is not None:
+            acc.qual_hi = max(hi, int(out[O_QHI]))
 
 
 def new_ring() -> tuple[np.ndarray, np.ndarray]:

@@ -9,12 +9,11 @@ encoding is read here from the text as htslib's `vcf_parse` would encode it:
 
 - INFO/DP, AC, AN only when the header types them Integer (htslib's other encodings fail
   update's type checks). AC and AN as htslib's bcf_calc_ac reads them: the last of repeated
-  keys, used only when AC has one value per ALT (vkernels.update uses any AC count). DP
-  as bcftools reads it (bcf_get_info_int32): the first DP key only, none when that one has
-  no value (vkernels.update takes the last DP).
+  keys, used only when AC has one value per ALT. DP as bcftools reads it
+  (bcf_get_info_int32): the first DP key only, none when that one has no single value.
+  vkernels.update reads them the same way.
 - QUAL bins as bcftools 1.24 fills its dist_t: exact below QUAL 10000, logarithmic above
-  up to QUAL 100000, where the bins kept end (vkernels.update puts every QUAL from 9999.8
-  on in one bin).
+  (as vkernels.update, which has the same function as `qual_bin`).
 - A missing integer ('.' or empty) reads back as the missing value of the type htslib picks
   for the vector (`bcf_enc_int1` for one value, `bcf_enc_vint`'s smallest fitting type
   otherwise): -128, -32768 or INT32_MIN, which AC sums take as they are.
@@ -89,6 +88,7 @@ from gfcli.engine.stats.vsites import (  # noqa: E402
     O_BAD,
     O_N,
     O_NEXT,
+    O_QHI,
     O_STATUS,
     S_ANAC,
     S_DONE,
@@ -574,8 +574,10 @@ def count_lines(ints, buf, ctg_slots, ctg_names, ctg_off, key_names, key_off, ke
             sn[SN_NOALTS] += 1
         iqual = _qual_bin(qual)
         if iqual >= qual_ts.size:
-            status = S_UNSUPPORTED  # QUAL beyond the bins kept: htslib's path caps it
+            status = S_UNSUPPORTED  # arrays sized variants.N_QUAL never get here
             break
+        if iqual >= out[O_QHI]:
+            out[O_QHI] = iqual + 1
         if line_type & VT_SNP:
             sn[SN_SNPS] += 1
             ref = _acgt(buf[a_beg[0]]) if a_len[0] > 0 else -1
