@@ -27,7 +27,16 @@ from __future__ import annotations
 import numpy as np
 
 from gfcli.engine.numba_cache import load_numba
-from gfcli.engine.variants.rawnative import D_ECAP, D_F, D_K, D_MAXL, D_N, D_NOFAST, D_S
+from gfcli.engine.variants.rawnative import (
+    D_ECAP,
+    D_F,
+    D_K,
+    D_MAXL,
+    D_N,
+    D_NOFAST,
+    D_S,
+    N_SCRATCH,
+)
 
 numba = load_numba()
 njit = numba.njit
@@ -120,7 +129,43 @@ def _newlines64(typingctx, arr, idx):
     return numba.types.uint64(arr, idx), _newlines64_codegen
 
 
+def _tabs64_codegen(context, builder, signature, args):
+    from llvmlite import ir
+
+    ary = context.make_array(signature.args[0])(context, builder, args[0])
+    ptr = builder.gep(ary.data, [args[1]])
+    vty = ir.VectorType(ir.IntType(8), 64)
+    v = builder.load(builder.bitcast(ptr, vty.as_pointer()), align=1)
+    cmp = builder.icmp_unsigned("==", v, ir.Constant(vty, [TAB] * 64))
+    return builder.bitcast(cmp, ir.IntType(64))
+
+
+@numba.extending.intrinsic
+def _tabs64(typingctx, arr, idx):
+    """Bit mask of the TABs in arr[idx:idx + 64] (idx + 64 <= len(arr))."""
+    return numba.types.uint64(arr, idx), _tabs64_codegen
+
+
+def _semis64_codegen(context, builder, signature, args):
+    from llvmlite import ir
+
+    ary = context.make_array(signature.args[0])(context, builder, args[0])
+    ptr = builder.gep(ary.data, [args[1]])
+    vty = ir.VectorType(ir.IntType(8), 64)
+    v = builder.load(builder.bitcast(ptr, vty.as_pointer()), align=1)
+    cmp = builder.icmp_unsigned("==", v, ir.Constant(vty, [SEMI] * 64))
+    return builder.bitcast(cmp, ir.IntType(64))
+
+
+@numba.extending.intrinsic
+def _semis64(typingctx, arr, idx):
+    """Bit mask of the ';' in arr[idx:idx + 64] (idx + 64 <= len(arr))."""
+    return numba.types.uint64(arr, idx), _semis64_codegen
+
+
 ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+# powers of ten exact in float64: scaling by them matches `10.0 ** k` without the call
+P10 = np.array([10.0 ** k for k in range(23)])
 W_ZEROS = np.uint64(0x3030303030303030)
 
 
@@ -167,6 +212,19 @@ def _bits_below(k):
     if k >= 64:
         return ALL
     return (np.uint64(1) << np.uint64(k)) - np.uint64(1)
+
+
+@njit(cache=True, inline="always")
+def _semis(buf, t, e, n):
+    """Mask of the ';' in buf[t:min(t + 64, e)]."""
+    if t + 64 <= n:
+        m = _semis64(buf, t)
+    else:
+        m = np.uint64(0)
+        for j in range(min(64, n - t)):
+            if buf[t + j] == SEMI:
+                m |= np.uint64(1) << np.uint64(j)
+    return m & _bits_below(e - t)
 
 
 @njit(cache=True)
@@ -385,9 +443,12 @@ def _float(buf, a, b):
         if frac_end == frac_start:
             return 0, 0.0, b
     exp = 0
+    ed = 0
     has_exp = False
+    lower_e = False
     if i < b and (buf[i] == 101 or buf[i] == 69):
         has_exp = True
+        lower_e = buf[i] == 101
         i += 1
         eneg = False
         esign = False
@@ -395,7 +456,6 @@ def _float(buf, a, b):
             eneg = buf[i] == 45
             esign = True
             i += 1
-        ed = 0
         while i < b and 48 <= buf[i] <= 57:
             exp = exp * 10 + (buf[i] - 48)
             ed += 1
@@ -442,7 +502,11 @@ def _float(buf, a, b):
     else:
         scale = exp + (n_int - first - nd)
         v = float(mant)
-        if scale > 0:
+        if 0 < scale <= 22:
+            v = v * P10[scale]
+        elif -22 <= scale < 0:
+            v = v / P10[-scale]
+        elif scale > 0:
             v = v * 10.0 ** scale
         elif scale < 0:
             v = v / 10.0 ** (-scale)
@@ -462,8 +526,11 @@ def _float(buf, a, b):
     if last - first + 1 > 6:
         return 0, v, b
     if has_exp:
+        # %g writes 'e' and two exponent digits below 100, and float32 has no larger exponent;
+        # within float32's normal range six digits survive the round trip
         ok = (lead < -4 or lead >= 6) and n_int == 1 and first == 0 and \
-            (not point or buf[frac_end - 1] != 48)
+            (not point or buf[frac_end - 1] != 48) and ed == 2 and lower_e and \
+            -37 <= lead <= 37
         return (1 if ok else 0), v, b
     if lead < -4 or lead >= 6:
         return 0, v, b
@@ -501,27 +568,160 @@ def _number(buf, a, b, kind):
     return _float(buf, a, b)
 
 
+@njit(cache=True, inline="always")
+def _int_token(buf, s, b):
+    """`_int`'s verdict on the token starting at s and ending at the first ',' or b, read in
+    one pass: (canonical, end)."""
+    j = s
+    neg = j < b and buf[j] == 45
+    if neg:
+        j += 1
+    d0 = j
+    v = 0
+    while j < b:
+        c = buf[j]
+        if c < 48 or c > 57:
+            break
+        if j - d0 < 11:
+            v = v * 10 + (c - 48)
+        j += 1
+    nd = j - d0
+    if j < b and buf[j] != COMMA:
+        return False, j
+    if nd == 0 or nd > 10 or (buf[d0] == 48 and (nd > 1 or neg)):
+        return False, j
+    if neg:
+        v = -v
+    return INT32_LOW <= v <= 2147483647, j
+
+
+@njit(cache=True)
+def _float_token(buf, a, b):
+    """`_float`'s (status, cut) without the value, for the token starting at a and ending
+    at the first ',' or b, read in one pass: (status, cut, end)."""
+    if a >= b:
+        return 0, b, b
+    i = a
+    neg = buf[i] == 45
+    if neg:
+        i += 1
+    start_int = i
+    first = -1
+    last = -1
+    k = 0
+    while i < b:
+        c = buf[i]
+        if c < 48 or c > 57:
+            break
+        if c != 48:
+            if first < 0:
+                first = k
+            last = k
+        k += 1
+        i += 1
+    int_end = i
+    n_int = k
+    if n_int == 0:
+        return 0, b, b
+    frac_start = frac_end = i
+    point = False
+    if i < b and buf[i] == 46:
+        point = True
+        i += 1
+        frac_start = i
+        while i < b:
+            c = buf[i]
+            if c < 48 or c > 57:
+                break
+            if c != 48:
+                if first < 0:
+                    first = k
+                last = k
+            k += 1
+            i += 1
+        frac_end = i
+        if frac_end == frac_start:
+            return 0, b, b
+    exp = 0
+    ed = 0
+    has_exp = False
+    lower_e = False
+    if i < b and (buf[i] == 101 or buf[i] == 69):
+        has_exp = True
+        lower_e = buf[i] == 101
+        i += 1
+        eneg = False
+        esign = False
+        if i < b and (buf[i] == 43 or buf[i] == 45):
+            eneg = buf[i] == 45
+            esign = True
+            i += 1
+        while i < b and 48 <= buf[i] <= 57:
+            exp = exp * 10 + (buf[i] - 48)
+            ed += 1
+            i += 1
+        if ed == 0:
+            return 0, b, b
+        if eneg:
+            exp = -exp
+        if not esign or ed < 2 or ed > 3:
+            return 0, b, b
+    end = i
+    if i < b and buf[i] != COMMA:
+        return 0, b, b
+    if first < 0:
+        if neg or has_exp or n_int != 1:
+            return 0, b, b
+        return (2, int_end, end) if point else (1, end, end)
+    if n_int > 1 and buf[start_int] == 48:
+        return 0, b, b
+    lead = n_int - 1 - first + exp
+    if last - first + 1 > 6:
+        return 0, b, b
+    if has_exp:
+        # %g writes 'e' and two exponent digits below 100, and float32 has no larger exponent;
+        # within float32's normal range six digits survive the round trip
+        ok = (lead < -4 or lead >= 6) and n_int == 1 and first == 0 and \
+            (not point or buf[frac_end - 1] != 48) and ed == 2 and lower_e and \
+            -37 <= lead <= 37
+        return (1 if ok else 0), end, end
+    if lead < -4 or lead >= 6:
+        return 0, b, b
+    if not point:
+        return 1, end, end
+    if last < n_int:
+        return 2, int_end, end
+    cut = frac_start + (last - n_int) + 1
+    return (2 if cut < end else 1), cut, end
+
+
 @njit(cache=True)
 def _values(buf, a, b, kind, edits, ne):
     """Status of all comma-separated values of a typed field; deletions go to `edits`.
-    Returns (status, ne)."""
+    Returns (status, ne). Each value is read once, its end found by its own parse."""
     if kind == 3:
         return 1, ne
     status = 1
     s = a
-    for j in range(a, b + 1):
-        if j == b or buf[j] == COMMA:
-            st, _, cut = _number(buf, s, j, kind)
-            if st == 0:
+    while True:
+        if s < b and buf[s] == 46 and (s + 1 == b or buf[s + 1] == COMMA):
+            st, cut, j = 1, s + 1, s + 1
+        elif kind == 1:
+            iok, j = _int_token(buf, s, b)
+            st, cut = (1 if iok else 0), j
+        else:
+            st, cut, j = _float_token(buf, s, b)
+        if st == 0:
+            return 0, ne
+        if st == 2:
+            if ne >= edits.shape[0]:
                 return 0, ne
-            if st == 2:
-                if ne >= edits.shape[0]:
-                    return 0, ne
-                edits[ne, 0], edits[ne, 1], edits[ne, 2] = cut, j - cut, 0
-                ne += 1
-                status = 2
-            s = j + 1
-    return status, ne
+            edits[ne, 0], edits[ne, 1], edits[ne, 2] = cut, j - cut, 0
+            ne += 1
+            status = 2
+        if j >= b:
+            return status, ne
+        s = j + 1
 
 
 @njit(cache=True)
@@ -637,7 +837,8 @@ def scan_lines(buf, dims, ctg_names, ctg_off, info_names, info_off, info_type, f
     precompiled native code); see the module docstring. `dims` gives the sizes (D_*); a line
     k has starts/ends, rid, pos, qual, ok, canon, fpass, ivals[k, :K], ilen[k, :K],
     fvals[k, :F, :S], fwidth[k, :F]; its edits are edits[efirst[k]:efirst[k + 1]].
-    `scratch` holds at least 148 int64. Sets result[:N_RESULT]; returns the line count."""
+    `scratch` holds N_SCRATCH int64; its INFO tag guesses (any values) carry over from
+    call to call. Sets result[:N_RESULT]; returns the line count."""
     n = dims[D_N]
     S, K, F = dims[D_S], dims[D_K], dims[D_F]
     max_lines, ecap = dims[D_MAXL], dims[D_ECAP]
@@ -645,6 +846,11 @@ def scan_lines(buf, dims, ctg_names, ctg_off, info_names, info_off, info_type, f
     cend = scratch[10:20]
     keyslot = scratch[20:84]  # FORMAT key position -> requested slot
     keytype = scratch[84:148]
+    # the INFO tag at each place of the previous line: lines mostly repeat the order of their
+    # tags, and one comparison with the guess replaces the search of the header's table
+    guesses = scratch[148:N_SCRATCH]
+    n_guess = N_SCRATCH - 148
+    n_info = info_off.shape[0] - 1
     ne = 0
     added = 0
     last_ctg_a, last_ctg_b, last_rid = 0, 0, -1
@@ -673,15 +879,31 @@ def scan_lines(buf, dims, ctg_names, ctg_off, info_names, info_off, info_type, f
         good = True
         can = 1
         # -- columns ---------------------------------------------------------------------
+        # the first 9 columns' TABs, 64 bytes at a time (a byte loop here mispredicts at
+        # every column end); the line's end closes the last column
         col = 0
         c0 = a
-        j = a
-        while j <= e and col < 9:
-            if j == e or buf[j] == TAB:
+        t = a
+        while t < e and col < 9:
+            if t + 64 <= n:
+                m = _tabs64(buf, t)
+            else:
+                m = np.uint64(0)
+                for j in range(min(64, n - t)):
+                    if buf[t + j] == TAB:
+                        m |= np.uint64(1) << np.uint64(j)
+            m &= _bits_below(e - t)
+            while m and col < 9:
+                j = t + np.int64(_ctz(m))
                 cstart[col], cend[col] = c0, j
                 col += 1
                 c0 = j + 1
-            j += 1
+                m &= m - np.uint64(1)
+            t += 64
+        if col < 9:
+            cstart[col], cend[col] = c0, e
+            col += 1
+            c0 = e + 1
         sample_start = c0
         if col < 8 or (S > 0 and col < 9) or (S == 0 and col > 8) or buf[e - 1] == 13:
             ok[L] = 0
@@ -742,12 +964,40 @@ def scan_lines(buf, dims, ctg_names, ctg_off, info_names, info_off, info_type, f
             can = 0
         elif not (ib - ia == 1 and buf[ia] == 46):
             s = ia
-            for t in range(ia, ib + 1):
-                if t == ib or buf[t] == SEMI:
+            nth = 0
+            # each ';' (then the column's end) closes a key[=value]; the ';' are found
+            # 64 bytes at a time
+            sbase = ia
+            smask = _semis(buf, sbase, ib, n)
+            t = ia
+            while t < ib:
+                while smask == 0 and sbase + 64 < ib:
+                    sbase += 64
+                    smask = _semis(buf, sbase, ib, n)
+                if smask:
+                    t = sbase + np.int64(_ctz(smask))
+                    smask &= smask - np.uint64(1)
+                else:
+                    t = ib
+                if True:
                     ke = s
                     while ke < t and buf[ke] != EQ:
                         ke += 1
-                    tag = _lookup(buf, s, ke, info_names, info_off)
+                    tag = -1
+                    if nth < n_guess:
+                        g = guesses[nth]
+                        if 0 <= g < n_info and info_off[g + 1] - info_off[g] == ke - s:
+                            tag = g
+                            go = info_off[g]
+                            for j in range(ke - s):
+                                if info_names[go + j] != buf[s + j]:
+                                    tag = -1
+                                    break
+                    if tag < 0:
+                        tag = _lookup(buf, s, ke, info_names, info_off)
+                        if nth < n_guess:
+                            guesses[nth] = tag
+                    nth += 1
                     if tag < 0 or ke == s:
                         can = 0
                         good = False

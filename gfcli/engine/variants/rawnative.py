@@ -34,6 +34,8 @@ D_N, D_S, D_K, D_F, D_MAXL, D_ECAP, D_NOFAST = range(7)
 N_DIMS = 10
 # result of scan_lines: lines, next offset, edits used, bytes `emit_lines` may add
 N_RESULT = 4
+# int64 scratch of scan_lines: column bounds, FORMAT key slots and types, INFO tag guesses
+N_SCRATCH = 212
 
 # scan: (buf, dims, 12 tables, 14 outputs, scratch, result, lens) -> lines
 _SCAN_ARGS = 31
@@ -81,7 +83,7 @@ def _build() -> dict[str, Any]:
             carray(fpassp, (m,)), carray(ivalsp, (m, kc)), carray(ilenp, (m, kc)),
             carray(fvalsp, (m, fc, sc)), carray(fwidthp, (m, fc)),
             carray(editsp, (lens[L_ECAP], 3)), carray(efirstp, (m + 1,)),
-            carray(scratchp, (160,)), carray(resultp, (N_RESULT,)))
+            carray(scratchp, (N_SCRATCH,)), carray(resultp, (N_RESULT,)))
 
     def emit(bufp, nbuf, startsp, endsp, canonp, nlines, idxp, n_idx, editsp, ecap, efirstp,
              outp, cap):
@@ -266,7 +268,7 @@ class Scanner:
         self.want_fmt = np.ascontiguousarray(want_fmt, np.int64)
         self.cap = 0
         self.ecap = 0
-        self.scratch = np.zeros(160, np.int64)
+        self.scratch = np.zeros(N_SCRATCH, np.int64)
         self.result = np.zeros(4, np.int64)
         self.dims = np.zeros(10, np.int64)
         self.lens = np.zeros(N_LENS, np.int64)
