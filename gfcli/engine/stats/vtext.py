@@ -154,7 +154,8 @@ def render(acc, req: StatsRequest, *, provenance: bool = True) -> str:
           f"\t0\t0\t{aind[i]}\n")
     w(QUAL_HELP)
     qts, qtv, qin = a["qual_ts"], a["qual_tv"], a["qual_in"]
-    nz = np.flatnonzero(qts + qtv + qin)
+    hi = getattr(acc, "qual_hi", None)  # bins from qual_hi on are empty (VariantStats)
+    nz = np.flatnonzero(qts[:hi] + qtv[:hi] + qin[:hi])
     # the bin's value as bcftools prints it: the float 0.1*(beg-1) with one decimal, beg
     # the bin's first iqual (dist_t(5): exact below 10**5, then 9*10**4 bins a decade)
     labels = (0.1 * (_qual_bin_start(nz) - 1)).astype(np.float32).tolist()
