@@ -632,9 +632,15 @@ def make_filter_plan(req, inp: Input):
     ctx = _context(st, spec)  # compiles the expression: errors before any output
     if RAW_TEXT and spec.text is not None and inp.format == sniff.VCF and \
             inp.compression == sniff.BGZF:
+        from gfcli.engine import bgzf
+        from gfcli.engine.expr import eval_variants  # noqa: F401 - for the workers
         from gfcli.engine.variants import rawnative
 
-        rawnative.preload()  # before the workers fork: they share the loaded code
+        # before the workers fork, so that they inherit rather than each redo: the loaded
+        # kernels, the evaluator's import and the search for libdeflate (which runs
+        # `ldconfig -p` in a subprocess: ~10 ms of each worker's first chunk)
+        rawnative.preload()
+        bgzf.backend_name()
     stages = ctx.stages
     regions, how = _pushdown(plan, st, req, inp, stages)
     if regions is not None:
