@@ -217,7 +217,16 @@ class _Kernels:
         root = cache_dir() or os.path.join(_HERE, "__pycache__")
         path = os.path.join(root, f"gfcli-vcfraw-{_shared_key()}")
         if not os.path.exists(path + ".json"):
-            _build_shared(path)
+            if os.path.exists(path + ".failed"):
+                raise RuntimeError("the kernel libraries could not be built here")
+            try:
+                _build_shared(path)
+            except Exception:
+                # remembered, so that later runs go to the fallbacks at once instead of
+                # compiling the kernels again (seconds) to fail the same way
+                with open(path + ".failed", "w") as handle:
+                    handle.write("build failed\n")
+                raise
         with open(path + ".json") as handle:
             manifest = json.load(handle)
         if set(manifest) != set(SIGNATURES):
