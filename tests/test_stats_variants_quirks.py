@@ -218,3 +218,23 @@ def test_qual_bins_each(tmp_path, fmt):
     got = _sections(_body(_gfcli(path)), "QUAL")
     assert got == _sections(_body(_bcftools(path)), "QUAL")
     assert len(got) > 12  # bins merge QUALs: 17 distinct rows
+
+
+def test_older_json_partial_merges(tmp_path):
+    """A JSON partial written when QUAL bins stopped at 190001 still merges (same bins)."""
+    import json
+
+    recs = [f"chr1\t{10 * (i + 1)}\t.\tA\t{'G' if i % 2 else 'AT'}\t{q}\tPASS\t."
+            for i, q in enumerate(("3.5", "99.9", "9999.8", "12345.6", "99999.9"))]
+    path = _one(tmp_path, "older", recs)["vcf"]
+    part = tmp_path / "part.json"
+    _gfcli("-O", "json", "-o", str(part), path)
+    data = json.loads(part.read_text())
+    for name in ("qual_ts", "qual_tv", "qual_in"):
+        entry = data["stats"]["state"][name]
+        assert entry["shape"][0] > 190_001 and max(entry["index"] or [0]) < 190_001
+        entry["shape"] = [190_001]
+    older = tmp_path / "older.json"
+    older.write_text(json.dumps(data))
+    merged = _body(_gfcli("--merge", str(older)))
+    assert merged == _body(_bcftools(path))
