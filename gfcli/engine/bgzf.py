@@ -187,23 +187,24 @@ def _libdeflate() -> _Libdeflate | None:
     _LIBDEFLATE_TRIED = True
     if os.environ.get("GFCLI_NO_LIBDEFLATE"):
         return None
-    candidates: list[str] = []
+    def load(path: str) -> _Libdeflate | None:
+        try:
+            return _Libdeflate(ctypes.CDLL(path))
+        except (OSError, AttributeError):
+            return None
+
     try:
         from deflate import _deflate
 
-        candidates.append(_deflate.__file__)
+        _LIBDEFLATE = load(_deflate.__file__)
     except ImportError:
         pass
-    system = ctypes.util.find_library("deflate")
-    if system:
-        candidates.append(system)
-    for path in candidates:
-        try:
-            _LIBDEFLATE = _Libdeflate(ctypes.CDLL(path))
-            return _LIBDEFLATE
-        except (OSError, AttributeError):
-            continue
-    return None
+    if _LIBDEFLATE is None:
+        # find_library runs `ldconfig -p` in a subprocess (4-10 ms): only when needed
+        system = ctypes.util.find_library("deflate")
+        if system:
+            _LIBDEFLATE = load(system)
+    return _LIBDEFLATE
 
 
 def _raw_inflate() -> Any:
