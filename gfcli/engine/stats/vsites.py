@@ -24,8 +24,6 @@ from __future__ import annotations
 import ctypes
 import mmap
 import os
-import sys
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -112,20 +110,6 @@ def _build() -> dict[str, Any]:
     return {"count_lines": cfunc(types.int64(i64p, i64p, i64p))(scope["cnt"])}
 
 
-def _numba_version() -> str:
-    """numba's version from its dist-info folder name: importlib.metadata costs 30-130 ms of
-    start-up, numba itself far more."""
-    for base in sys.path:
-        try:
-            names = os.listdir(base or ".")
-        except OSError:
-            continue
-        for name in names:
-            if name.startswith("numba-") and name.endswith(".dist-info"):
-                return name[len("numba-"):-len(".dist-info")]
-    return ""
-
-
 SOURCES = [os.path.join(_HERE, "vsites_kernels.py"), os.path.abspath(__file__),
            os.path.join(_HERE, "vkernels.py"), os.path.join(_HERE, "vreadk.py"),
            os.path.join(_HERE, "vnative.py"),
@@ -141,6 +125,7 @@ def _mcjit_kernels() -> Any:
     import hashlib
 
     from gfcli.engine.bam.nativekit import KernelSet
+    from gfcli.engine.bam.sharedlib import numba_version
 
     class _Kernels(KernelSet):
         def _key(self) -> str:
@@ -149,7 +134,7 @@ def _mcjit_kernels() -> Any:
 
             parts = [llvmlite.__version__, llvm.get_default_triple(),
                      llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten(),
-                     self.name, _numba_version()]
+                     self.name, numba_version()]
             for path in self.sources:
                 with open(path, "rb") as handle:
                     parts.append(hashlib.sha256(handle.read()).hexdigest())
@@ -159,88 +144,13 @@ def _mcjit_kernels() -> Any:
     return _MCJIT[0]
 
 
-def _shared_key() -> str:
-    """Cache key of the shared-library build: sources, numba and Python versions and the
-    architecture (the code is built for the architecture's baseline CPU, so a cache shared
-    between machines stays valid). CRC32 and Adler-32 of each source (hashlib would load
-    OpenSSL: 3-25 ms of every run)."""
-    import platform
-
-    parts = [platform.machine(), sys.version, _numba_version(), "x86-64-baseline-3"]
-    for path in SOURCES:
-        with open(path, "rb") as handle:
-            data = handle.read()
-        parts.append(f"{len(data)}:{zlib.crc32(data):08x}:{zlib.adler32(data):08x}")
-    joined = "|".join(parts).encode()
-    return (f"{zlib.crc32(joined):08x}{zlib.adler32(joined):08x}"
-            f"{zlib.crc32(joined[::-1]):08x}")
-
-
-def _build_shared(path: str) -> None:
-    """Compile the kernel (numba), emit position-independent baseline code and link it
-    into a shared library with the system C compiler."""
-    import json
-    import shutil
-    import subprocess
-    import tempfile
-
-    import llvmlite.binding as llvm
-
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
-        raise RuntimeError("no C compiler to link the kernel")
-    compiled = _build()["count_lines"]
-    llvm.initialize_native_target()
-    llvm.initialize_native_asmprinter()
-    machine = llvm.Target.from_default_triple().create_target_machine(
-        cpu="x86-64" if sys.platform.startswith("linux") and "x86_64" in
-        llvm.get_default_triple() else "", features="", opt=3, reloc="pic",
-        codemodel="default")
-    module = llvm.parse_assembly(compiled._library.get_llvm_str())
-    # the cfunc wrapper's error path names numba's runtime (NRT_*, numba_*), which a plain
-    # shared library cannot resolve; the kernel never takes that path (no exceptions, no
-    # allocation), so those names get stubs that abort
-    stubs = sorted(fn.name for fn in module.functions if fn.is_declaration
-                   and fn.name.startswith(("NRT_", "numba_")))
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=os.path.dirname(path)) as tmp:
-        obj = os.path.join(tmp, "k.o")
-        with open(obj, "wb") as handle:
-            handle.write(machine.emit_object(module))
-        stub = os.path.join(tmp, "stubs.c")
-        with open(stub, "w") as handle:
-            handle.write("#include <stdlib.h>\n")
-            handle.writelines(f"void {name}(void) {{ abort(); }}\n" for name in stubs)
-        so = os.path.join(tmp, "k.so")
-        subprocess.run([cc, "-shared", "-fPIC", "-O1", "-o", so, obj, stub], check=True,
-                       capture_output=True)
-        with open(os.path.join(tmp, "k.json"), "w") as handle:
-            json.dump({"symbol": compiled.native_name}, handle)
-        os.replace(os.path.join(tmp, "k.json"), path + ".json")
-        os.replace(so, path)
-
-
 def _load_shared() -> Any:
     """The kernel from a shared library in the cache (built once): loading it needs neither
     numba nor llvmlite (whose import is 20-70 ms of a run)."""
-    import ctypes
-    import json
+    from gfcli.engine.bam.sharedlib import load_set
 
-    from gfcli.engine.numba_cache import cache_dir
-
-    root = cache_dir() or os.path.join(_HERE, "__pycache__")
-    path = os.path.join(root, f"gfcli-vsites-{_shared_key()}.so")
-    if not (os.path.exists(path) and os.path.exists(path + ".json")):
-        _build_shared(path)
-    with open(path + ".json") as handle:
-        symbol = json.load(handle)["symbol"]
-    lib = ctypes.CDLL(path)
-    fn = ctypes.CFUNCTYPE(I64, P, P, P)(ctypes.cast(lib[symbol], ctypes.c_void_p).value)
-    _LIBS.append(lib)
-    return fn
-
-
-_LIBS: list[Any] = []  # loaded kernel libraries stay loaded
+    return load_set("vsites", SOURCES, "vsites-x86-64-baseline-4",
+                    {"count_lines": (I64, P, P, P)}, _build)["count_lines"]
 
 
 _COUNTER: list[Callable[..., int]] = []  # loaded once; forked workers inherit it

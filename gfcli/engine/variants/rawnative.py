@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import sys
-import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -105,86 +103,6 @@ SOURCES = [os.path.join(_HERE, "rawkernels.py"), os.path.abspath(__file__),
 BUILD_TAG = "vcfraw-x86-64-baseline-1"
 
 
-def _numba_version() -> str:
-    """numba's version from its dist-info folder name (importlib.metadata costs 20-100 ms
-    of start-up, importing numba far more)."""
-    for base in sys.path:
-        try:
-            names = os.listdir(base or ".")
-        except OSError:
-            continue
-        for name in names:
-            if name.startswith("numba-") and name.endswith(".dist-info"):
-                return name[len("numba-"):-len(".dist-info")]
-    return ""
-
-
-def _shared_key() -> str:
-    """Cache key of the shared libraries: sources, numba and Python versions, architecture
-    (baseline code: a cache shared between machines of one architecture stays valid).
-    CRC32/Adler-32, not hashlib, whose OpenSSL load costs milliseconds of every run."""
-    parts = [os.uname().machine, sys.version, _numba_version(), BUILD_TAG]
-    for path in SOURCES:
-        with open(path, "rb") as handle:
-            data = handle.read()
-        parts.append(f"{len(data)}:{zlib.crc32(data):08x}:{zlib.adler32(data):08x}")
-    joined = "|".join(parts).encode()
-    return (f"{zlib.crc32(joined):08x}{zlib.adler32(joined):08x}"
-            f"{zlib.crc32(joined[::-1]):08x}")
-
-
-def _build_shared(path: str) -> None:
-    """Compile the kernels (numba), emit position-independent baseline code and link each
-    into its own shared library (no symbol clashes between the two numba modules) with the
-    system C compiler; `path` + ".json" names the libraries and their symbols."""
-    import json
-    import shutil
-    import subprocess
-    import tempfile
-
-    import llvmlite.binding as llvm
-
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
-        raise RuntimeError("no C compiler to link the kernels")
-    built = _build()
-    llvm.initialize_native_target()
-    llvm.initialize_native_asmprinter()
-    triple = llvm.get_default_triple()
-    machine = llvm.Target.from_default_triple().create_target_machine(
-        cpu="x86-64" if "x86_64" in triple else "", features="", opt=3, reloc="pic",
-        codemodel="default")
-    root = os.path.dirname(path)
-    os.makedirs(root, exist_ok=True)
-    manifest: dict[str, dict[str, str]] = {}
-    with tempfile.TemporaryDirectory(dir=root) as tmp:
-        for name, compiled in built.items():
-            module = llvm.parse_assembly(compiled._library.get_llvm_str())
-            module.verify()
-            # the cfunc wrapper's error path names numba's runtime (NRT_*, numba_*), which
-            # a plain shared library cannot resolve; the kernels never take it (they
-            # neither raise nor allocate), so those names get stubs that abort
-            stubs = sorted(fn.name for fn in module.functions if fn.is_declaration
-                           and fn.name.startswith(("NRT_", "numba_")))
-            obj = os.path.join(tmp, f"{name}.o")
-            with open(obj, "wb") as handle:
-                handle.write(machine.emit_object(module))
-            stub = os.path.join(tmp, f"{name}-stubs.c")
-            with open(stub, "w") as handle:
-                handle.write("#include <stdlib.h>\n")
-                handle.writelines(f"void {s}(void) {{ abort(); }}\n" for s in stubs)
-            so = os.path.join(tmp, f"{name}.so")
-            subprocess.run([cc, "-shared", "-fPIC", "-O1", "-o", so, obj, stub], check=True,
-                           capture_output=True)
-            lib = f"{os.path.basename(path)}.{name}.so"
-            os.replace(so, os.path.join(root, lib))
-            manifest[name] = {"library": lib, "symbol": compiled.native_name}
-        final = os.path.join(tmp, "manifest.json")
-        with open(final, "w") as handle:
-            json.dump(manifest, handle)
-        os.replace(final, path + ".json")  # last: its presence means the set is complete
-
-
 class _Kernels:
     """scan_lines/emit_lines as ctypes functions: from the shared libraries, else llvmlite's
     MCJIT, else None (the numba kernels). Loaded once; forked workers inherit them."""
@@ -192,7 +110,6 @@ class _Kernels:
     def __init__(self) -> None:
         self._loaded: dict[str, Callable[..., int]] | None = None
         self._failed = False
-        self._libs: list[Any] = []
 
     def load(self) -> dict[str, Callable[..., int]] | None:
         if self._loaded is not None or self._failed:
@@ -210,34 +127,9 @@ class _Kernels:
         return self._loaded
 
     def _load_shared(self) -> dict[str, Callable[..., int]]:
-        import json
+        from gfcli.engine.bam.sharedlib import load_set
 
-        from gfcli.engine.numba_cache import cache_dir
-
-        root = cache_dir() or os.path.join(_HERE, "__pycache__")
-        path = os.path.join(root, f"gfcli-vcfraw-{_shared_key()}")
-        if not os.path.exists(path + ".json"):
-            if os.path.exists(path + ".failed"):
-                raise RuntimeError("the kernel libraries could not be built here")
-            try:
-                _build_shared(path)
-            except Exception:
-                # remembered, so that later runs go to the fallbacks at once instead of
-                # compiling the kernels again (seconds) to fail the same way
-                with open(path + ".failed", "w") as handle:
-                    handle.write("build failed\n")
-                raise
-        with open(path + ".json") as handle:
-            manifest = json.load(handle)
-        if set(manifest) != set(SIGNATURES):
-            raise RuntimeError("incomplete kernel library manifest")
-        out: dict[str, Callable[..., int]] = {}
-        for name, entry in manifest.items():
-            lib = ctypes.CDLL(os.path.join(root, entry["library"]))
-            self._libs.append(lib)
-            address = ctypes.cast(lib[entry["symbol"]], ctypes.c_void_p).value
-            out[name] = ctypes.CFUNCTYPE(*SIGNATURES[name])(address)
-        return out
+        return load_set("vcfraw", SOURCES, BUILD_TAG, SIGNATURES, _build)
 
 
 _MCJIT: list[Any] = []

@@ -1,0 +1,140 @@
+"""Kernel sets built once per machine into shared libraries and loaded with ctypes.
+
+Importing numba and initialising its JIT cost ~1 s per process; importing llvmlite and
+loading objects with its MCJIT (`nativekit.KernelSet`) still 20-100 ms. So a set of numba
+cfuncs is compiled once, its LLVM IR emitted as position-independent baseline code and
+linked by the system C compiler into one shared library per kernel (no symbol clashes
+between numba modules) in the numba cache directory; later runs load them with ctypes
+(~1 ms), importing neither numba, llvmlite nor hashlib (OpenSSL: 3-25 ms).
+
+`load_set` raises when the set cannot be had (no C compiler, a build error); the caller
+then takes its own fallbacks (MCJIT, numba). A failed build is remembered next to the
+cache entry so that later runs go to the fallbacks at once instead of failing again.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+import zlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+_LIBS: list[Any] = []  # loaded kernel libraries stay loaded (forked workers inherit them)
+
+
+def numba_version() -> str:
+    """numba's version from its dist-info folder name (importlib.metadata costs 20-130 ms
+    of start-up, importing numba far more)."""
+    for base in sys.path:
+        try:
+            names = os.listdir(base or ".")
+        except OSError:
+            continue
+        for name in names:
+            if name.startswith("numba-") and name.endswith(".dist-info"):
+                return name[len("numba-"):-len(".dist-info")]
+    return ""
+
+
+def shared_key(sources: Sequence[str], tag: str) -> str:
+    """Cache key of a set: its sources (and this module's), numba and Python versions, the
+    architecture (baseline code: a cache shared between machines of one architecture stays
+    valid) and `tag`. CRC32/Adler-32, not hashlib."""
+    parts = [os.uname().machine, sys.version, numba_version(), tag]
+    for path in [*sources, os.path.abspath(__file__)]:
+        with open(path, "rb") as handle:
+            data = handle.read()
+        parts.append(f"{len(data)}:{zlib.crc32(data):08x}:{zlib.adler32(data):08x}")
+    joined = "|".join(parts).encode()
+    return (f"{zlib.crc32(joined):08x}{zlib.adler32(joined):08x}"
+            f"{zlib.crc32(joined[::-1]):08x}")
+
+
+def build_shared(path: str, built: dict[str, Any]) -> None:
+    """Emit each compiled cfunc of `built` as baseline PIC code and link it into its own
+    shared library with the system C compiler; `path` + ".json" names the libraries and
+    their symbols."""
+    import json
+    import shutil
+    import subprocess
+    import tempfile
+
+    import llvmlite.binding as llvm
+
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        raise RuntimeError("no C compiler to link the kernels")
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    triple = llvm.get_default_triple()
+    machine = llvm.Target.from_default_triple().create_target_machine(
+        cpu="x86-64" if "x86_64" in triple else "", features="", opt=3, reloc="pic",
+        codemodel="default")
+    root = os.path.dirname(path)
+    os.makedirs(root, exist_ok=True)
+    manifest: dict[str, dict[str, str]] = {}
+    with tempfile.TemporaryDirectory(dir=root) as tmp:
+        for name, compiled in built.items():
+            module = llvm.parse_assembly(compiled._library.get_llvm_str())
+            module.verify()
+            # the cfunc wrapper's error path names numba's runtime (NRT_*, numba_*), which
+            # a plain shared library cannot resolve; the kernels never take it (they
+            # neither raise nor allocate), so those names get stubs that abort
+            stubs = sorted(fn.name for fn in module.functions if fn.is_declaration
+                           and fn.name.startswith(("NRT_", "numba_")))
+            obj = os.path.join(tmp, f"{name}.o")
+            with open(obj, "wb") as handle:
+                handle.write(machine.emit_object(module))
+            stub = os.path.join(tmp, f"{name}-stubs.c")
+            with open(stub, "w") as handle:
+                handle.write("#include <stdlib.h>\n")
+                handle.writelines(f"void {s}(void) {{ abort(); }}\n" for s in stubs)
+            so = os.path.join(tmp, f"{name}.so")
+            subprocess.run([cc, "-shared", "-fPIC", "-O1", "-o", so, obj, stub], check=True,
+                           capture_output=True)
+            lib = f"{os.path.basename(path)}.{name}.so"
+            os.replace(so, os.path.join(root, lib))
+            manifest[name] = {"library": lib, "symbol": compiled.native_name}
+        final = os.path.join(tmp, "manifest.json")
+        with open(final, "w") as handle:
+            json.dump(manifest, handle)
+        os.replace(final, path + ".json")  # last: its presence means the set is complete
+
+
+def load_set(name: str, sources: Sequence[str], tag: str,
+             signatures: dict[str, tuple[Any, ...]],
+             build: Callable[[], dict[str, Any]]) -> dict[str, Callable[..., int]]:
+    """The kernels `signatures` names as ctypes functions, from the shared libraries in the
+    cache (built by `build()`'s cfuncs when missing). Raises when they cannot be had."""
+    import json
+
+    from gfcli.engine.numba_cache import cache_dir
+
+    root = cache_dir() or os.path.join(os.path.dirname(os.path.abspath(sources[0])),
+                                       "__pycache__")
+    path = os.path.join(root, f"gfcli-{name}-{shared_key(sources, tag)}")
+    if not os.path.exists(path + ".json"):
+        if os.path.exists(path + ".failed"):
+            raise RuntimeError(f"the {name} kernel libraries could not be built here")
+        try:
+            build_shared(path, build())
+        except Exception:
+            # remembered, so that later runs go to the fallbacks at once instead of
+            # compiling the kernels again (seconds) to fail the same way
+            os.makedirs(root, exist_ok=True)
+            with open(path + ".failed", "w") as handle:
+                handle.write("build failed\n")
+            raise
+    with open(path + ".json") as handle:
+        manifest = json.load(handle)
+    if set(manifest) != set(signatures):
+        raise RuntimeError("incomplete kernel library manifest")
+    out: dict[str, Callable[..., int]] = {}
+    for kernel, entry in manifest.items():
+        lib = ctypes.CDLL(os.path.join(root, entry["library"]))
+        _LIBS.append(lib)
+        address = ctypes.cast(lib[entry["symbol"]], ctypes.c_void_p).value
+        out[kernel] = ctypes.CFUNCTYPE(*signatures[kernel])(address)
+    return out
