@@ -200,13 +200,6 @@ def _count_bam_file(path: str, index: str | None, threads: int) -> FlagstatCount
 
     header = reader.read_header_from_path(path)
     native.load()  # before forking, so workers inherit the loaded kernels
-    if threads == 1:
-        # samtools' -@ 1: one extra thread inflating ahead while this one counts.
-        from gfcli.engine.bam import prefetch
-
-        counter = _Counter()
-        prefetch.walk_file(path, header.first_record, counter)
-        return counter.result()
     chunks = reader.plan_chunks(path, header, index)
     if threads <= 1:
         # One pass: the chunk plan matters only for splitting work between processes.
