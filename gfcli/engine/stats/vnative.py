@@ -88,13 +88,14 @@ SIGNATURES: dict[str, tuple[Any, ...]] = {
 }
 
 
-def _source(name: str, spec, call: str, n_ints: int) -> str:
-    """A cfunc wrapper's source: each carray needs its literal dtype and rank."""
+def _source(name: str, spec, call: str, n_ints: int, ints_array: bool = False) -> str:
+    """A cfunc wrapper's source: each carray needs its literal dtype and rank. The kernel
+    takes the `n_ints` ints one by one, or with `ints_array` as one int64 array."""
     lines = [f"def {name}(intsp, ptrsp, lensp):",
              f"    ints = carray(intsp, ({max(n_ints, 1)},))",
              f"    ptrs = carray(ptrsp, ({len(spec)},))",
              f"    lens = carray(lensp, ({2 * len(spec)},))"]
-    names = [f"ints[{i}]" for i in range(n_ints)]
+    names = ["ints"] if ints_array else [f"ints[{i}]" for i in range(n_ints)]
     for i, (_arg, dtype, rank) in enumerate(spec):
         shape = f"(lens[{2 * i}] // max(lens[{2 * i + 1}], 1), lens[{2 * i + 1}])" \
             if rank == 2 else f"(lens[{2 * i}],)"

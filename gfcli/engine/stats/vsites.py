@@ -80,32 +80,18 @@ ACC_ARRAYS = ("sn", "af_ts", "af_tv", "af_snps", "af_indels", "qual_ts", "qual_t
               "ins", "dels", "subst", "dp_site", "chrom", "maf")
 
 
-def _source() -> str:
-    """The cfunc wrapper: each carray needs its literal dtype and rank."""
-    lines = ["def cnt(intsp, ptrsp, lensp):",
-             f"    ints = carray(intsp, ({N_INTS},))",
-             f"    ptrs = carray(ptrsp, ({len(COUNT_ARGS)},))",
-             f"    lens = carray(lensp, ({2 * len(COUNT_ARGS)},))"]
-    names = ["ints"]
-    for i, (_arg, dtype, rank) in enumerate(COUNT_ARGS):
-        shape = f"(lens[{2 * i}] // max(lens[{2 * i + 1}], 1), lens[{2 * i + 1}])" \
-            if rank == 2 else f"(lens[{2 * i}],)"
-        lines.append(f"    a{i} = carray(_voidptr(ptrs[{i}]), {shape}, "
-                     f"np.{np.dtype(dtype).name})")
-        names.append(f"a{i}")
-    lines.append(f"    return count_lines({', '.join(names)})")
-    return "\n".join(lines)
-
-
 def _build() -> dict[str, Any]:
     from numba import carray, cfunc, types
 
     from gfcli.engine.stats import vsites_kernels
+    from gfcli.engine.stats.vnative import _source
     from gfcli.engine.stats.vreadk import _voidptr
 
     scope = {"carray": carray, "_voidptr": _voidptr, "np": np,
              "count_lines": vsites_kernels.count_lines}
-    exec(_source(), scope)  # noqa: S102 - from the table above
+    # the wrapper's carrays need literal dtypes and ranks: generated from COUNT_ARGS
+    exec(_source("cnt", COUNT_ARGS, "count_lines", N_INTS, ints_array=True),  # noqa: S102
+         scope)
     i64p = types.CPointer(types.int64)
     return {"count_lines": cfunc(types.int64(i64p, i64p, i64p))(scope["cnt"])}
 
