@@ -21,6 +21,8 @@ import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 _LIBS: list[Any] = []  # loaded kernel libraries stay loaded (forked workers inherit them)
 
 
@@ -138,3 +140,20 @@ def load_set(name: str, sources: Sequence[str], tag: str,
         address = ctypes.cast(lib[entry["symbol"]], ctypes.c_void_p).value
         out[kernel] = ctypes.CFUNCTYPE(*signatures[kernel])(address)
     return out
+
+
+def address_tables(spec: Sequence[tuple[str, Any, int]],
+                   arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The address and length tables a generated cfunc wrapper (`vnative._source`) reads:
+    per (name, dtype, rank) of `spec` the array's address, and its element count followed
+    by its second dimension (1 for rank 1). Checked, since a wrong dtype or a strided
+    array would be read as garbage."""
+    ptrs = np.empty(len(spec), np.int64)
+    lens = np.empty(2 * len(spec), np.int64)
+    for i, ((name, dtype, rank), arr) in enumerate(zip(spec, arrays, strict=True)):
+        if arr.dtype != dtype or not arr.flags.c_contiguous:
+            raise TypeError(f"{name}: {arr.dtype}, contiguous={arr.flags.c_contiguous}")
+        ptrs[i] = arr.ctypes.data
+        lens[2 * i] = arr.size
+        lens[2 * i + 1] = arr.shape[1] if rank == 2 else 1
+    return ptrs, lens

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from gfcli.engine.bam.nativekit import I64, KernelSet, P
+from gfcli.engine.bam.sharedlib import address_tables as _tables
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -167,18 +168,6 @@ def preload() -> None:
     """Load (building once per machine) the native kernels: call in the parent before the
     workers fork, so they share the code instead of each loading it."""
     _load()
-
-
-def _tables(spec, arrays) -> tuple[np.ndarray, np.ndarray]:
-    ptrs = np.empty(len(spec), np.int64)
-    lens = np.empty(2 * len(spec), np.int64)
-    for i, ((name, dtype, rank), arr) in enumerate(zip(spec, arrays, strict=True)):
-        if arr.dtype != dtype or not arr.flags.c_contiguous:
-            raise TypeError(f"{name}: {arr.dtype}, contiguous={arr.flags.c_contiguous}")
-        ptrs[i] = arr.ctypes.data
-        lens[2 * i] = arr.size
-        lens[2 * i + 1] = arr.shape[1] if rank == 2 else 1
-    return ptrs, lens
 
 
 _WS: dict[int, np.ndarray] = {}  # update_ws's workspace by sample count, one per process

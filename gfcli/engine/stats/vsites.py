@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from gfcli.engine.bam.sharedlib import address_tables
 from gfcli.engine.bgzf import Inflater, block_isize, block_size, map_file, split_voffset
 from gfcli.engine.errors import DataError
 
@@ -150,20 +151,6 @@ def _counter() -> Callable[..., int]:
     return _COUNTER[0]
 
 
-def _tables(arrays: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """count_lines' address and length tables (vnative's layout: rank-2 arrays give their
-    second dimension after the element count)."""
-    ptrs = np.empty(len(COUNT_ARGS), np.int64)
-    lens = np.empty(2 * len(COUNT_ARGS), np.int64)
-    for i, ((name, dtype, rank), arr) in enumerate(zip(COUNT_ARGS, arrays, strict=True)):
-        if arr.dtype != dtype or not arr.flags.c_contiguous:
-            raise TypeError(f"{name}: {arr.dtype}, contiguous={arr.flags.c_contiguous}")
-        ptrs[i] = arr.ctypes.data
-        lens[2 * i] = arr.size
-        lens[2 * i + 1] = arr.shape[1] if rank == 2 else 1
-    return ptrs, lens
-
-
 def _make_counter() -> Callable[..., int]:
     fn = None
     if not os.environ.get("GFCLI_NO_NATIVE"):
@@ -186,7 +173,7 @@ def _make_counter() -> Callable[..., int]:
         return vsites_kernels.count_lines
 
     def call(ints, *arrays):
-        ptrs, lens = _tables(arrays)
+        ptrs, lens = address_tables(COUNT_ARGS, arrays)
         return fn(ints.ctypes.data, ptrs.ctypes.data, lens.ctypes.data)
 
     return call
