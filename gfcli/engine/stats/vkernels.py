@@ -296,6 +296,123 @@ def qual_bin(qual):
     return QUAL_EXACT + 90_000 * (level - 1) + (value - p10) // step
 
 
+# Per-record accounting shared by the BCF kernel (_update_body) and the sites-only VCF text
+# kernel (vsites_kernels.count_lines): one definition, so both count as bcftools does.
+# inline="always" keeps the generated code as it was when the bodies were written out.
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+def _allele_types(buf, n_allele, a_beg, a_len, a_type, a_n):
+    """Type every ALT against REF into a_type/a_n; returns the OR of the types."""
+    line_type = 0
+    for i in range(1, n_allele):
+        vt, vn = variant_type(buf, a_beg[0], a_len[0], a_beg[i], a_len[i])
+        a_type[i] = vt
+        a_n[i] = vn
+        line_type |= vt
+    a_type[0] = 0
+    a_n[0] = 0
+    return line_type
+
+
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+def _iaf_from_ac(ac, n_allele, iaf, m_af, bins):
+    """init_iaf from allele counts ac[0:n_allele]: the AF bin of every ALT into iaf;
+    returns ALT1's frequency (-1 without any count)."""
+    tot = np.int64(0)
+    for i in range(n_allele):
+        tot += ac[i]
+    for i in range(1, n_allele):
+        if ac[i] == 1:
+            iaf[i] = 0
+        elif tot == 0:
+            iaf[i] = 1
+        else:
+            af = np.float32(ac[i]) / np.float32(tot)
+            iaf[i] = _af_index(af, m_af, bins) + 1
+    if n_allele > 1 and tot > 0:
+        return np.float32(ac[1]) / np.float32(tot)
+    return np.float32(-1)
+
+
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+def _count_summary(sn, chrom, maf, rid, n_allele, af1, line_type):
+    """Record, per-contig, biallelic, MAF and no-ALT counters."""
+    sn[SN_RECORDS] += 1
+    if 0 <= rid < chrom.size:
+        chrom[rid] += 1
+    if n_allele == 2:
+        sn[SN_BIALLELIC] += 1
+    if af1 >= 0 and n_allele > 1:
+        mf = af1 if af1 <= 0.5 else np.float32(1) - af1
+        mb = np.int64(mf * np.float32(100))
+        maf[mb if mb < N_MAF else N_MAF - 1] += 1
+    if line_type == VT_REF:
+        sn[SN_NOALTS] += 1
+
+
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+def _count_snps(buf, n_allele, a_beg, a_len, a_type, iaf, iqual, sn, subst, af_snps, af_ts,
+                af_tv, qual_ts, qual_tv):
+    """Substitutions, AF and QUAL bins of the SNP ALTs (line_type has VT_SNP); returns
+    1 when ALT1 is a counted transition, 0 a transversion, -1 neither."""
+    alt1 = -1
+    sn[SN_SNPS] += 1
+    ref = _acgt(buf[a_beg[0]]) if a_len[0] > 0 else -1
+    if ref >= 0:
+        for i in range(1, n_allele):
+            if not (a_type[i] & VT_SNP):
+                continue
+            alt = _acgt(buf[a_beg[i]]) if a_len[i] > 0 else -1
+            if alt < 0 or alt == ref:
+                continue
+            subst[ref << 2 | alt] += 1
+            b = iaf[i]
+            af_snps[b] += 1
+            is_ts = abs(ref - alt) == 2
+            if is_ts:
+                af_ts[b] += 1
+            else:
+                af_tv[b] += 1
+            if i == 1:
+                if is_ts:
+                    sn[SN_TS_ALT1] += 1
+                    qual_ts[iqual] += 1
+                    alt1 = 1
+                else:
+                    sn[SN_TV_ALT1] += 1
+                    qual_tv[iqual] += 1
+                    alt1 = 0
+    return alt1
+
+
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+def _count_rest(n_allele, a_type, a_n, iaf, iqual, line_type, sn, af_indels, qual_in, ins,
+                dels):
+    """Indel lengths and bins, MNP, other and multiallelic counters."""
+    if line_type & VT_INDEL:
+        sn[SN_INDELS] += 1
+        qual_in[iqual] += 1
+        for i in range(1, n_allele):
+            if not (a_type[i] & VT_INDEL):
+                continue
+            af_indels[iaf[i]] += 1
+            ln = a_n[i]
+            if ln < 0:
+                ln = -ln
+                ln = ln - 1 if ln <= M_INDEL else M_INDEL - 1
+                dels[ln] += 1
+            else:
+                ln = ln - 1 if ln <= M_INDEL else M_INDEL - 1
+                ins[ln] += 1
+    if line_type & VT_MNP:
+        sn[SN_MNPS] += 1
+    if line_type & VT_OTHER:
+        sn[SN_OTHERS] += 1
+    if n_allele > 2:
+        sn[SN_MALS] += 1
+        if line_type == VT_SNP:
+            sn[SN_SNP_MALS] += 1
+
+
 @njit(cache=True, error_model="numpy")
 def update(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids, sample_idx,
            usr_id, usr_idx, usr_float, usr_min, usr_max, usr_nbins,
@@ -445,15 +562,7 @@ def _update_body(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids
                 aft_p = q
                 aft_n = cnt
                 aft_t = t
-        # allele types
-        line_type = 0
-        for i in range(1, n_allele):
-            vt, vn = variant_type(buf, a_beg[0], a_len[0], a_beg[i], a_len[i])
-            a_type[i] = vt
-            a_n[i] = vn
-            line_type |= vt
-        a_type[0] = 0
-        a_n[0] = 0
+        line_type = _allele_types(buf, n_allele, a_beg, a_len, a_type, a_n)
         slot = ring_state[0] % RING
         ring_state[0] += 1
         for i in range(1, n_allele):
@@ -549,31 +658,8 @@ def _update_body(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids
                         ac[al - 1] += 1
                 have = True
             if have:
-                tot = np.int64(0)
-                for i in range(n_allele):
-                    tot += ac[i]
-                for i in range(1, n_allele):
-                    if ac[i] == 1:
-                        iaf[i] = 0
-                    elif tot == 0:
-                        iaf[i] = 1
-                    else:
-                        af = np.float32(ac[i]) / np.float32(tot)
-                        iaf[i] = _af_index(af, m_af, bins) + 1
-                if n_allele > 1 and tot > 0:
-                    af1 = np.float32(ac[1]) / np.float32(tot)
-        # summary counters
-        sn[SN_RECORDS] += 1
-        if 0 <= rid < chrom.size:
-            chrom[rid] += 1
-        if n_allele == 2:
-            sn[SN_BIALLELIC] += 1
-        if af1 >= 0 and n_allele > 1:
-            mf = af1 if af1 <= 0.5 else np.float32(1) - af1
-            mb = np.int64(mf * np.float32(100))
-            maf[mb if mb < N_MAF else N_MAF - 1] += 1
-        if line_type == VT_REF:
-            sn[SN_NOALTS] += 1
+                af1 = _iaf_from_ac(ac, n_allele, iaf, m_af, bins)
+        _count_summary(sn, chrom, maf, rid, n_allele, af1, line_type)
         iqual = qual_bin(qual)
         if iqual >= qual_ts.size:  # arrays sized N_QUAL never get here
             iqual = qual_ts.size - 1
@@ -582,56 +668,15 @@ def _update_body(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids
         if scratch.shape[0] > SCRATCH_QHI and iqual >= scratch[SCRATCH_QHI, 0]:
             scratch[SCRATCH_QHI, 0] = iqual + 1
         if line_type & VT_SNP:
-            sn[SN_SNPS] += 1
-            ref = _acgt(buf[a_beg[0]]) if a_len[0] > 0 else -1
-            if ref >= 0:
-                for i in range(1, n_allele):
-                    if not (a_type[i] & VT_SNP):
-                        continue
-                    alt = _acgt(buf[a_beg[i]]) if a_len[i] > 0 else -1
-                    if alt < 0 or alt == ref:
-                        continue
-                    subst[ref << 2 | alt] += 1
-                    b = iaf[i]
-                    af_snps[b] += 1
-                    is_ts = abs(ref - alt) == 2
-                    if is_ts:
-                        af_ts[b] += 1
-                    else:
-                        af_tv[b] += 1
-                    if i == 1:
-                        if is_ts:
-                            sn[SN_TS_ALT1] += 1
-                            qual_ts[iqual] += 1
-                        else:
-                            sn[SN_TV_ALT1] += 1
-                            qual_tv[iqual] += 1
-                        _user_stats(buf, s_off[k], n_allele, a_beg, a_len, n_info, usr_id,
-                                    usr_idx, usr_float, usr_min, usr_max, usr_nbins,
-                                    usr_ts if is_ts else usr_tv)
-        if line_type & VT_INDEL:
-            sn[SN_INDELS] += 1
-            qual_in[iqual] += 1
-            for i in range(1, n_allele):
-                if not (a_type[i] & VT_INDEL):
-                    continue
-                af_indels[iaf[i]] += 1
-                ln = a_n[i]
-                if ln < 0:
-                    ln = -ln
-                    ln = ln - 1 if ln <= M_INDEL else M_INDEL - 1
-                    dels[ln] += 1
-                else:
-                    ln = ln - 1 if ln <= M_INDEL else M_INDEL - 1
-                    ins[ln] += 1
-        if line_type & VT_MNP:
-            sn[SN_MNPS] += 1
-        if line_type & VT_OTHER:
-            sn[SN_OTHERS] += 1
-        if n_allele > 2:
-            sn[SN_MALS] += 1
-            if line_type == VT_SNP:
-                sn[SN_SNP_MALS] += 1
+            alt1 = _count_snps(buf, n_allele, a_beg, a_len, a_type, iaf, iqual, sn, subst,
+                               af_snps, af_ts, af_tv, qual_ts, qual_tv)
+            if alt1 >= 0:
+                # the user-defined INFO stats of a counted ALT1 SNP, split by ts/tv
+                _user_stats(buf, s_off[k], n_allele, a_beg, a_len, n_info, usr_id, usr_idx,
+                            usr_float, usr_min, usr_max, usr_nbins,
+                            usr_ts if alt1 == 1 else usr_tv)
+        _count_rest(n_allele, a_type, a_n, iaf, iqual, line_type, sn, af_indels, qual_in, ins,
+                    dels)
         if with_samples:
             fast = (fast_ok and n_allele == 2 and gt_p >= 0 and gt_t == 1
                     and (gt_n == 1 or gt_n == 2) and (ad_p < 0 or (

@@ -34,27 +34,13 @@ import numpy as np
 
 from gfcli.engine.numba_cache import load_numba
 from gfcli.engine.stats.vkernels import (
-    M_INDEL,
-    N_MAF,
     N_STALE,
-    SN_BIALLELIC,
-    SN_INDELS,
-    SN_MALS,
-    SN_MNPS,
-    SN_NOALTS,
-    SN_OTHERS,
-    SN_RECORDS,
-    SN_SNP_MALS,
-    SN_SNPS,
-    SN_TS_ALT1,
-    SN_TV_ALT1,
-    VT_INDEL,
-    VT_MNP,
-    VT_OTHER,
-    VT_REF,
     VT_SNP,
-    _acgt,
-    _af_index,
+    _allele_types,
+    _count_rest,
+    _count_snps,
+    _count_summary,
+    _iaf_from_ac,
     _idist,
     variant_type,
 )
@@ -514,14 +500,7 @@ def count_lines(ints, buf, ctg_slots, ctg_names, ctg_off, key_names, key_off, ke
             status = S_UNSUPPORTED
             break
         # -- allele types and the ring ----------------------------------------------------
-        line_type = 0
-        for i in range(1, n_allele):
-            vt, vn = variant_type(buf, a_beg[0], a_len[0], a_beg[i], a_len[i])
-            a_type[i] = vt
-            a_n[i] = vn
-            line_type |= vt
-        a_type[0] = 0
-        a_n[0] = 0
+        line_type = _allele_types(buf, n_allele, a_beg, a_len, a_type, a_n)
         slot = ring_state[0] % RING
         ring_state[0] += 1
         for i in range(1, n_allele):
@@ -547,31 +526,9 @@ def count_lines(ints, buf, ctg_slots, ctg_names, ctg_off, key_names, key_off, ke
                 status = S_ANAC
                 break
             ac[0] = an - nac
-            tot = np.int64(0)
-            for i in range(n_allele):
-                tot += ac[i]
-            for i in range(1, n_allele):
-                if ac[i] == 1:
-                    iaf[i] = 0
-                elif tot == 0:
-                    iaf[i] = 1
-                else:
-                    af = np.float32(ac[i]) / np.float32(tot)
-                    iaf[i] = _af_index(af, m_af, bins) + 1
-            if n_allele > 1 and tot > 0:
-                af1 = np.float32(ac[1]) / np.float32(tot)
+            af1 = _iaf_from_ac(ac, n_allele, iaf, m_af, bins)
         # -- counters ---------------------------------------------------------------------
-        sn[SN_RECORDS] += 1
-        if 0 <= rid < chrom.size:
-            chrom[rid] += 1
-        if n_allele == 2:
-            sn[SN_BIALLELIC] += 1
-        if af1 >= 0 and n_allele > 1:
-            mf = af1 if af1 <= 0.5 else np.float32(1) - af1
-            mb = np.int64(mf * np.float32(100))
-            maf[mb if mb < N_MAF else N_MAF - 1] += 1
-        if line_type == VT_REF:
-            sn[SN_NOALTS] += 1
+        _count_summary(sn, chrom, maf, rid, n_allele, af1, line_type)
         iqual = _qual_bin(qual)
         if iqual >= qual_ts.size:
             status = S_UNSUPPORTED  # arrays sized variants.N_QUAL never get here
@@ -579,53 +536,10 @@ def count_lines(ints, buf, ctg_slots, ctg_names, ctg_off, key_names, key_off, ke
         if iqual >= out[O_QHI]:
             out[O_QHI] = iqual + 1
         if line_type & VT_SNP:
-            sn[SN_SNPS] += 1
-            ref = _acgt(buf[a_beg[0]]) if a_len[0] > 0 else -1
-            if ref >= 0:
-                for i in range(1, n_allele):
-                    if not (a_type[i] & VT_SNP):
-                        continue
-                    alt = _acgt(buf[a_beg[i]]) if a_len[i] > 0 else -1
-                    if alt < 0 or alt == ref:
-                        continue
-                    subst[ref << 2 | alt] += 1
-                    b = iaf[i]
-                    af_snps[b] += 1
-                    is_ts = abs(ref - alt) == 2
-                    if is_ts:
-                        af_ts[b] += 1
-                    else:
-                        af_tv[b] += 1
-                    if i == 1:
-                        if is_ts:
-                            sn[SN_TS_ALT1] += 1
-                            qual_ts[iqual] += 1
-                        else:
-                            sn[SN_TV_ALT1] += 1
-                            qual_tv[iqual] += 1
-        if line_type & VT_INDEL:
-            sn[SN_INDELS] += 1
-            qual_in[iqual] += 1
-            for i in range(1, n_allele):
-                if not (a_type[i] & VT_INDEL):
-                    continue
-                af_indels[iaf[i]] += 1
-                ln = a_n[i]
-                if ln < 0:
-                    ln = -ln
-                    ln = ln - 1 if ln <= M_INDEL else M_INDEL - 1
-                    dels[ln] += 1
-                else:
-                    ln = ln - 1 if ln <= M_INDEL else M_INDEL - 1
-                    ins[ln] += 1
-        if line_type & VT_MNP:
-            sn[SN_MNPS] += 1
-        if line_type & VT_OTHER:
-            sn[SN_OTHERS] += 1
-        if n_allele > 2:
-            sn[SN_MALS] += 1
-            if line_type == VT_SNP:
-                sn[SN_SNP_MALS] += 1
+            _count_snps(buf, n_allele, a_beg, a_len, a_type, iaf, iqual, sn, subst, af_snps,
+                        af_ts, af_tv, qual_ts, qual_tv)
+        _count_rest(n_allele, a_type, a_n, iaf, iqual, line_type, sn, af_indels, qual_in, ins,
+                    dels)
         if info_dp_n == 1:
             dp_site[_idist(info_dp, dp_min, dp_max, dp_step, m_vals)] += 1
         n += 1
