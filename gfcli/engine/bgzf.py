@@ -614,3 +614,45 @@ class BgzfWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def drop_mapped_pages(src: Any, start: int, end: int) -> int:
+    """Let the kernel reclaim the mapped input in [start, end) (page-aligned inside): read
+    once, it would otherwise stay in this process's resident set, which would then grow with
+    the input. Returns where the next drop starts."""
+    page = mmap.PAGESIZE
+    lo = -(-start // page) * page
+    hi = end // page * page
+    if hi > lo and isinstance(src, mmap.mmap):
+        try:
+            src.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+        except (AttributeError, OSError, ValueError):
+            pass
+    return max(hi, start)
+
+
+def append_block(src: Any, address: int, inflater: Inflater, buf: Any, fill: int, lo: int,
+                 end_addr: int | None, end_within: int, display: str,
+                 pad: int = 0) -> tuple[Any, int, int, bool]:
+    """Inflate the block at `address` of a mapped file and append its bytes from `lo` (up to
+    `end_within` when it is the range's last block, `end_addr`) to the numpy buffer `buf` at
+    `fill`, growing it (with `pad` spare bytes) when needed.
+
+    Returns (buf, fill, address of the next block, whether this was the last block).
+    """
+    import numpy as np
+
+    total = block_size(src, address)
+    if address + total > len(src):
+        raise DataError(f"truncated BGZF block at byte {address}", path=display)
+    isize = block_isize(src, address, total)
+    if fill + isize + pad > len(buf):
+        grown = np.empty(max(2 * len(buf), fill + isize + pad), np.uint8)
+        grown[:fill] = buf[:fill]
+        buf = grown
+    inflater.inflate_into(address, total, buf, fill, buf.ctypes.data)
+    last = address == end_addr
+    hi = min(end_within, isize) if last else isize
+    if lo:
+        buf[fill:fill + max(hi - lo, 0)] = buf[fill + lo:fill + hi].copy()
+    return buf, fill + max(hi - lo, 0), address + total, last

@@ -18,10 +18,15 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from gfcli.engine.bgzf import Inflater, block_isize, block_size, map_file, split_voffset
+from gfcli.engine.bgzf import (
+    Inflater,
+    append_block,
+    drop_mapped_pages,
+    map_file,
+    split_voffset,
+)
 from gfcli.engine.errors import DataError
 from gfcli.engine.stats.vcfraw import BATCH_RECORDS, HEAD_BYTES, RawBatch
-from gfcli.engine.variants.rawtext import _drop_pages
 
 PIECE_BYTES = 8 << 20
 # the first piece of a range is small: a chunk counted with its ALT-length ring unset stops
@@ -61,28 +66,14 @@ class DirectReader:
         piece = FIRST_PIECE_BYTES
         while True:
             if address - dropped >= DROP_BYTES:
-                dropped = _drop_pages(src, dropped, address)
+                dropped = drop_mapped_pages(src, dropped, address)
             done = address >= size or (end_addr is not None and (
                 address > end_addr or (address == end_addr and not end_within)))
             if not done:
-                total = block_size(src, address)
-                if address + total > size:
-                    raise DataError(f"truncated BGZF block at byte {address}",
-                                    path=self.display)
-                isize = block_isize(src, address, total)
-                if fill + isize > len(self.buf):
-                    grown = np.empty(max(2 * len(self.buf), fill + isize), np.uint8)
-                    grown[:fill] = self.buf[:fill]
-                    self.buf = grown
-                buf = self.buf
-                inflater.inflate_into(address, total, buf, fill, buf.ctypes.data)
-                last = address == end_addr
-                hi = min(end_within, isize) if last else isize
-                if lo:
-                    buf[fill:fill + max(hi - lo, 0)] = buf[fill + lo:fill + hi].copy()
-                fill += max(hi - lo, 0)
+                self.buf, fill, address, last = append_block(
+                    src, address, inflater, self.buf, fill, lo, end_addr, end_within,
+                    self.display)
                 lo = 0
-                address += total
                 if last:
                     done = True
                 if fill < piece and not done:
@@ -99,7 +90,7 @@ class DirectReader:
                 pos = nxt
             rest = fill - pos
             if done:
-                _drop_pages(src, dropped, address)
+                drop_mapped_pages(src, dropped, address)
                 if rest:
                     raise DataError("truncated BCF record at the end of the input",
                                     path=self.display)

@@ -22,7 +22,6 @@ BGZF VCF files (not streams) when no option needs more than the sites: no -s/-S,
 from __future__ import annotations
 
 import ctypes
-import mmap
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -31,7 +30,13 @@ from typing import Any
 import numpy as np
 
 from gfcli.engine.bam.sharedlib import address_tables
-from gfcli.engine.bgzf import Inflater, block_isize, block_size, map_file, split_voffset
+from gfcli.engine.bgzf import (
+    Inflater,
+    append_block,
+    drop_mapped_pages,
+    map_file,
+    split_voffset,
+)
 from gfcli.engine.errors import DataError
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -244,19 +249,6 @@ def tables(n_samples: int, contigs: list[str], defs: dict[tuple[str, str], str],
                   tuple(bins or ()), tuple(depth))
 
 
-def _drop_pages(src: Any, start: int, end: int) -> int:
-    """Let the kernel reclaim the mapped input in [start, end): read once, it would stay
-    in this process's resident set otherwise. Returns where the next drop starts."""
-    page = mmap.PAGESIZE
-    lo = -(-start // page) * page
-    hi = end // page * page
-    if hi > lo and isinstance(src, mmap.mmap):
-        try:
-            src.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
-        except (AttributeError, OSError, ValueError):
-            pass
-    return max(hi, start)
-
 
 _LIBC: list[Any] = []
 
@@ -309,33 +301,19 @@ class SitesReader:
             done = address >= size or (end_addr is not None and (
                 address > end_addr or (address == end_addr and not end_within)))
             if not done:
-                total = block_size(src, address)
-                if address + total > size:
-                    raise DataError(f"truncated BGZF block at byte {address}",
-                                    path=self.display)
-                isize = block_isize(src, address, total)
-                if fill + isize + PAD > len(self.buf):
-                    # the kernel reads up to PAD bytes past the end of the text
-                    grown = np.empty(max(2 * len(self.buf), fill + isize + PAD), np.uint8)
-                    grown[:fill] = self.buf[:fill]
-                    self.buf = grown
-                buf = self.buf
-                inflater.inflate_into(address, total, buf, fill, buf.ctypes.data)
-                last = address == end_addr
-                hi = min(end_within, isize) if last else isize
-                if lo:
-                    buf[fill:fill + max(hi - lo, 0)] = buf[fill + lo:fill + hi].copy()
-                fill += max(hi - lo, 0)
+                # the kernel reads up to PAD bytes past the end of the text
+                self.buf, fill, address, last = append_block(
+                    src, address, inflater, self.buf, fill, lo, end_addr, end_within,
+                    self.display, PAD)
                 lo = 0
-                address += total
                 if address - dropped >= DROP_BYTES:
-                    dropped = _drop_pages(src, dropped, address)
+                    dropped = drop_mapped_pages(src, dropped, address)
                 if last:
                     done = True
                 if fill < PIECE_BYTES and not done:
                     continue
             if done:
-                _drop_pages(src, dropped, address)
+                drop_mapped_pages(src, dropped, address)
                 yield fill, True
                 return
             cut = _after_last_newline(self.buf, fill)

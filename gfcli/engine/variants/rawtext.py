@@ -13,14 +13,19 @@ it back byte for byte. Every other kept line is copied out as it is.
 from __future__ import annotations
 
 import ctypes
-import mmap
 from collections.abc import Iterator
 from functools import lru_cache
 
 import numpy as np
 
 from gfcli.engine import sniff
-from gfcli.engine.bgzf import Inflater, block_isize, block_size, map_file, split_voffset
+from gfcli.engine.bgzf import (
+    Inflater,
+    append_block,
+    drop_mapped_pages,
+    map_file,
+    split_voffset,
+)
 from gfcli.engine.chunks import OFFSETS, Chunk
 from gfcli.engine.errors import DataError
 from gfcli.engine.expr import ExprError
@@ -123,24 +128,12 @@ class RawText:
             if end_addr is not None and (address > end_addr or
                                          (address == end_addr and not end_within)):
                 break
-            total = block_size(src, address)
-            if address + total > size:
-                raise DataError(f"truncated BGZF block at byte {address}", path=st.s.display)
-            isize = block_isize(src, address, total)
-            if fill + isize > len(buf):
-                grown = np.empty(max(2 * len(buf), fill + isize), np.uint8)
-                grown[:fill] = buf[:fill]
-                buf = self._buf = grown
-            inflater.inflate_into(address, total, buf, fill, buf.ctypes.data)
-            last = address == end_addr
-            hi = min(end_within, isize) if last else isize
-            if lo:
-                buf[fill : fill + max(hi - lo, 0)] = buf[fill + lo : fill + hi].copy()
-            fill += max(hi - lo, 0)
+            buf, fill, address, last = append_block(
+                src, address, inflater, buf, fill, lo, end_addr, end_within, st.s.display)
+            self._buf = buf
             lo = 0
-            address += total
             if address - dropped >= DROP_BYTES:
-                dropped = _drop_pages(src, dropped, address)
+                dropped = drop_mapped_pages(src, dropped, address)
             if last:
                 break
             if fill >= PIECE_BYTES:
@@ -151,7 +144,7 @@ class RawText:
                     if rest:
                         buf[:rest] = buf[cut:fill].copy()
                     fill = rest
-        _drop_pages(src, dropped, address)
+        drop_mapped_pages(src, dropped, address)
         if fill:
             yield buf[:fill]
 
@@ -236,20 +229,6 @@ def _libc() -> ctypes.CDLL:
     libc.memrchr.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
     return libc
 
-
-def _drop_pages(src, start: int, end: int) -> int:
-    """Let the kernel reclaim the mapped input in [start, end) (page-aligned inside): read
-    once, it would otherwise stay in this process's resident set, which would then grow with
-    the input. Returns where the next drop starts."""
-    page = mmap.PAGESIZE
-    lo = -(-start // page) * page
-    hi = end // page * page
-    if hi > lo and isinstance(src, mmap.mmap):
-        try:
-            src.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
-        except (AttributeError, OSError, ValueError):
-            pass
-    return max(hi, start)
 
 
 def _after_last_newline(buf: np.ndarray, fill: int) -> int:
