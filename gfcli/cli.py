@@ -131,6 +131,11 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `gfcli` console script."""
+    # numpy's OpenBLAS starts a thread per core at import, and its threads spin after a
+    # call: gfcli parallelises with its own worker processes, so BLAS runs on one thread
+    # (perf: 2 % of a cohort `stats` run was OpenBLAS spinning). A user's setting wins.
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
     signal.signal(signal.SIGTERM, _on_sigterm)
     if "--debug" in (argv if argv is not None else sys.argv[1:]):
         _state["debug"] = True

@@ -46,3 +46,25 @@ def test_missing_file_is_one_line(script_runner, tmp_path):
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert "absent.vcf" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_blas_runs_on_one_thread_unless_the_user_says_otherwise():
+    # gfcli parallelises with worker processes: numpy's OpenBLAS must not start (and spin)
+    # a thread per core in each of them; an explicit setting is left alone.
+    code = (
+        "import os\n"
+        "from gfcli import cli\n"
+        "try:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "import numpy\n"
+        "print(os.environ['OPENBLAS_NUM_THREADS'], len(os.listdir('/proc/self/task')))\n"
+    )
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, check=True).stdout.split()
+    assert out[-2:] == ["1", "1"]
+    env["OPENBLAS_NUM_THREADS"] = "3"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, check=True).stdout.split()
+    assert out[-2] == "3"
