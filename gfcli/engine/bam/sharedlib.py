@@ -19,9 +19,10 @@ import os
 import sys
 import zlib
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # numpy only where address_tables needs it: vsites loads without it
+    import numpy as np
 
 _LIBS: list[Any] = []  # loaded kernel libraries stay loaded (forked workers inherit them)
 
@@ -148,6 +149,8 @@ def address_tables(spec: Sequence[tuple[str, Any, int]],
     per (name, dtype, rank) of `spec` the array's address, and its element count followed
     by its second dimension (1 for rank 1). Checked, since a wrong dtype or a strided
     array would be read as garbage."""
+    import numpy as np
+
     ptrs = np.empty(len(spec), np.int64)
     lens = np.empty(2 * len(spec), np.int64)
     for i, ((name, dtype, rank), arr) in enumerate(zip(spec, arrays, strict=True)):

@@ -23,11 +23,25 @@ import dataclasses
 import os
 import re
 from dataclasses import asdict, dataclass, field
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from gfcli.engine.errors import DataError, UsageError
 from gfcli.engine.stats.base import VARIANTS, StatsRequest
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    class _Numpy:
+        """numpy on first use: a sites run starts its workers before the parent imports it
+        (~0.1 s of a 0.4 s run), and the workers never do."""
+
+        def __getattr__(self, name: str) -> Any:
+            import numpy
+
+            globals()["np"] = numpy
+            return getattr(numpy, name)
+
+    np = _Numpy()
 
 M_INDEL = 60
 # QUAL bins as bcftools' dist_t(5) lays them out: 1 + int(QUAL*10) exact up to 10**5,
@@ -75,13 +89,13 @@ class Settings:
         return tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in sorted(d.items()))
 
 
-def _shapes(s: Settings) -> dict[str, tuple[tuple[int, ...], type]]:
+def _shapes(s: Settings) -> dict[str, tuple[tuple[int, ...], str]]:
     n_s = len(s.samples or [])
     lo, hi, step = s.depth
     m_vals = 4 + (hi - lo) // step
     n_usr = len(s.user)
     max_bins = max([u[4] for u in s.user] + [1])
-    i64 = np.int64
+    i64 = "int64"
     return {
         "sn": ((11,), i64),
         "af_ts": ((s.m_af,), i64),
@@ -97,7 +111,7 @@ def _shapes(s: Settings) -> dict[str, tuple[tuple[int, ...], type]]:
         "dp_gt": ((m_vals,), i64),
         "dp_site": ((m_vals,), i64),
         "nvaf": ((2 * M_INDEL + 1,), i64),
-        "dvaf": ((2 * M_INDEL + 1,), np.float64),
+        "dvaf": ((2 * M_INDEL + 1,), "float64"),
         "smpl": ((n_s, len(SMPL_COLUMNS)), i64),
         "vaf_snv": ((n_s, N_VAF), i64),
         "vaf_indel": ((n_s, N_VAF), i64),
@@ -313,7 +327,7 @@ class VariantStats:
         pretty(self, req, console)
 
 
-_NO_SKIP = np.zeros(0, np.uint8)
+_NO_SKIP: Any = None
 
 
 class _Arrays(dict):
@@ -341,7 +355,7 @@ class _Arrays(dict):
 
 def _no_skip(n: int) -> np.ndarray:
     global _NO_SKIP
-    if _NO_SKIP.size < n:
+    if _NO_SKIP is None or _NO_SKIP.size < n:
         _NO_SKIP = np.zeros(max(n, 1 << 15), np.uint8)
     return _NO_SKIP
 
@@ -392,34 +406,10 @@ class _Task:
     expr: object = None  # variants.filter.FilterSpec for -i/-e, or None
     direct_bcf: bool = False  # BGZF BCF file without targets: vbcfdirect reads it
     primes: tuple = ()  # (chunk start, earlier record start): records read to set the ring
-    sites: object = None  # vsites.Tables: BGZF VCF text read by vsites, htslib if it must
 
     def __call__(self, chunk) -> VariantStats:
-        if self.sites is not None:
-            from gfcli.engine.stats.vsites import Unsupported
-
-            try:
-                return self._count(chunk)
-            except Unsupported as exc:
-                if SITES_TEXT_REQUIRED:
-                    raise DataError(f"vsites: line at inflated offset {exc} not taken",
-                                    path=self.view_settings.display) from None
-                # a line only htslib reads exactly: the whole chunk again, through htslib
-                return dataclasses.replace(self, sites=None)._count(chunk)
-        return self._count(chunk)
-
-    def _count(self, chunk) -> VariantStats:
         acc = VariantStats(self.settings, list(self.files), list(self.contigs))
         prime = dict(self.primes).get(chunk.start) if chunk.start is not None else None
-        if self.sites is not None:
-            from gfcli.engine.stats.vsites import new_ring as sites_ring
-
-            ring = sites_ring()  # new_ring's layout, without importing vnative
-            reader = _sites_reader(self)
-            if prime is not None and prime < chunk.start:
-                reader.count(acc, ring, prime, chunk.start, ring_only=True)
-            reader.count(acc, ring, chunk.start, chunk.end)
-            return acc
         ring = new_ring()
         if prime is not None and prime < chunk.start:
             # the records before this chunk hold the ALT lengths its first symbolic ALTs
@@ -525,22 +515,6 @@ def _batches(task: _Task, chunk):
             yield _targeted(task, st, batch)
 
 
-_SITES: dict[tuple, object] = {}
-
-
-def _sites_reader(task: _Task):
-    """The process's vsites reader for this run's input (made once per worker)."""
-    key = (os.getpid(), task.view_settings)
-    reader = _SITES.get(key)
-    if reader is None:
-        from gfcli.engine.stats.vsites import SitesReader
-
-        _SITES.clear()
-        vs = task.view_settings
-        reader = _SITES[key] = SitesReader(vs.path, vs.display, task.sites)
-    return reader
-
-
 def _filtered_batches(task: _Task, st, chunk):
     """-i/-e: records read into `gfcli filter`'s pool, the expression decided there over
     column batches, the kept records copied into raw batches for the kernels (bcftools
@@ -583,7 +557,12 @@ def _targeted(task: _Task, st, batch):
 
 def _header_info(st) -> dict:
     """INFO/FORMAT/FILTER definitions from the header text: {(kind, id): type}."""
-    text = st._header_text(st.hdr).decode(errors="replace")
+    return header_defs(st._header_text(st.hdr).decode(errors="replace"))
+
+
+def header_defs(text: str) -> dict:
+    """INFO/FORMAT/FILTER definitions of header text as htslib formats it (the values
+    split at commas, the first of a key kept, the last line of an ID winning)."""
     defs: dict[tuple[str, str], str] = {}
     for line in text.splitlines():
         for kind in ("INFO", "FORMAT", "FILTER"):
@@ -704,6 +683,15 @@ def _primes(path: str, index, chunk_list) -> tuple:
 
 
 def compute(req: StatsRequest, inp) -> VariantStats:
+    acc = _sites_fast(req, inp)
+    if acc is not None:
+        return acc
+    return _compute(req, inp)
+
+
+def _compute(req: StatsRequest, inp, sites_ok: bool = True, task_only: bool = False):
+    """The statistics through htslib's header (and, but for sites statistics of BGZF VCF
+    text, its parser); with `task_only` the htslib task alone (no vsites), not run."""
     from gfcli.engine import chunks as chunking
     from gfcli.engine import sniff
     from gfcli.engine.execute import make_runner, merge_results
@@ -743,9 +731,7 @@ def compute(req: StatsRequest, inp) -> VariantStats:
         return L.bcf_hdr_id2int(probe.hdr, hts.BCF_DT_ID, name.encode())
 
     samples = _samples(req, header_samples)
-    lo, hi, step = req.depth or (0, 500, 1)
-    if lo < 0 or lo >= hi or step > hi - lo + 1:
-        raise UsageError(f"is this a typo? --depth {lo},{hi},{step}")
+    lo, hi, step = _depth(req)
     af_bins = _parse_af_bins(req.af_bins) if req.af_bins else None
     m_af = len(af_bins) if af_bins else max(101, len(header_samples) + 1)
     if req.af_tag and ("INFO", req.af_tag) not in defs:
@@ -859,31 +845,129 @@ def compute(req: StatsRequest, inp) -> VariantStats:
     params[17] = 1 if direct else 0
     # sites statistics of BGZF VCF text: read by vsites, no vcf_parse (options that need
     # samples, filters, expressions, targets, regions or other INFO tags keep htslib)
-    sites_text = (SITES_TEXT and inp.format == sniff.VCF and inp.compression == sniff.BGZF
+    sites_text = (sites_ok and SITES_TEXT and inp.format == sniff.VCF
+                  and inp.compression == sniff.BGZF
                   and not is_stream and regions is None and targets is None and expr is None
                   and samples is None and not req.apply_filters and not users
                   and not req.af_tag
                   and all(c.kind == chunking.OFFSETS for c in chunk_list))
-    sites = None
+    task = _Task(settings_v, settings, (display,), tuple(contigs), kernel_inputs, targets,
+                 None if samples is not None or expr is not None else "", expr, direct,
+                 primes)
+    if task_only:
+        return task
     if sites_text:
         from gfcli.engine.stats import vsites
 
-        sites = vsites.tables(len(header_samples), contigs, defs, after_header, m_af,
-                              af_bins, (lo, hi, step))
-    task = _Task(settings_v, settings, (display,), tuple(contigs), kernel_inputs, targets,
-                 None if samples is not None or expr is not None else "", expr, direct,
-                 primes, sites)
+        tabs = vsites.tables(len(header_samples), contigs, defs, after_header, m_af,
+                             af_bins, (lo, hi, step))
+        return _run_sites(req, inp, settings, contigs, tabs, chunk_list, dict(primes),
+                          task)
     parallel = not (len(chunk_list) == 1 and chunk_list[0].kind == chunking.STREAM)
-    # before the workers fork: they share the loaded code (a chunk vsites hands back to
-    # htslib loads the other kernels in its worker)
-    if sites is not None:
-        vsites.preload()
-    else:
-        from gfcli.engine.stats import vnative
+    from gfcli.engine.stats import vnative
 
-        vnative.preload()
+    vnative.preload()  # before the workers fork: they share the loaded code
     with make_runner(req.threads if parallel else 1) as runner:
         acc = merge_results(runner.map(task, chunk_list))
     if acc is None:
         acc = VariantStats(settings, [display], contigs)
+    return acc
+
+
+def _depth(req: StatsRequest) -> tuple[int, int, int]:
+    lo, hi, step = req.depth or (0, 500, 1)
+    if lo < 0 or lo >= hi or step > hi - lo + 1:
+        raise UsageError(f"is this a typo? --depth {lo},{hi},{step}")
+    return lo, hi, step
+
+
+def _sites_options(req: StatsRequest) -> bool:
+    """No option that needs more than the sites (see vsites)."""
+    return (req.samples is None and req.samples_file is None and req.include is None
+            and req.exclude is None and not req.regions and not req.regions_file
+            and not req.targets and not req.targets_file and not req.apply_filters
+            and not req.user_tstv and not req.af_tag)
+
+
+def _sites_fast(req: StatsRequest, inp) -> VariantStats | None:
+    """Sites statistics of an indexed or plain BGZF VCF file with its header read here
+    (vcfheader) rather than by htslib: neither pysam nor numpy is imported before the
+    workers start. None when this does not apply (the header or the index is unusual:
+    htslib then reads the header)."""
+    from gfcli.engine import chunks as chunking
+    from gfcli.engine import sniff
+
+    if not (SITES_TEXT and _sites_options(req) and inp.format == sniff.VCF
+            and inp.compression == sniff.BGZF and inp.splittable):
+        return None
+    from gfcli.engine.stats import vcfheader, vsites
+    hdr = vcfheader.read_header(inp.name)
+    if hdr is None:
+        return None
+    index = chunking.index_for(inp.name, inp.index)
+    # htslib adds the contigs the tabix index names and the header does not
+    if index is not None and (index.kind != "tbi" or index.names is None
+                              or not set(index.names) <= set(hdr.contigs)):
+        return None
+    depth = _depth(req)
+    af_bins = _parse_af_bins(req.af_bins) if req.af_bins else None
+    m_af = len(af_bins) if af_bins else max(101, hdr.n_samples + 1)
+    contigs = list(hdr.contigs)
+    settings = Settings(samples=None, n_header_samples=hdr.n_samples, m_af=m_af,
+                        af_bins=af_bins, af_tag=None, depth=depth, user=[],
+                        has_ad=("FORMAT", "AD") in hdr.defs, apply_filters=None,
+                        include=None, exclude=None)
+    if index is not None:
+        chunk_list = chunking.plan_offset_chunks(inp.name, index)
+        primes = dict(_primes(inp.name, index, chunk_list))
+    else:
+        chunk_list = chunking.plan_text_chunks(inp.name)
+        primes = {}
+    if not all(c.kind == chunking.OFFSETS for c in chunk_list):
+        return None
+    tabs = vsites.tables(hdr.n_samples, contigs, hdr.defs, hdr.after_header, m_af, af_bins,
+                         depth)
+    return _run_sites(req, inp, settings, contigs, tabs, chunk_list, primes, None)
+
+
+def _run_sites(req: StatsRequest, inp, settings: Settings, contigs: list[str], tabs,
+               chunk_list, primes: dict[int, int], task: _Task | None) -> VariantStats:
+    """Count the chunks with vsites (in forked workers with -@ N), htslib's `task` taking
+    the chunks the kernel refuses (made on first need when None)."""
+    from gfcli.engine.stats import vsites
+
+    display = "<STDIN>" if inp.is_stdin else inp.name
+    made: list[_Task] = [task] if task is not None else []
+
+    def fallback(chunk) -> VariantStats:
+        if not made:
+            general = _compute(req, inp, sites_ok=False, task_only=True)
+            made.append(dataclasses.replace(general, primes=tuple(primes.items())))
+        return made[0](chunk)
+
+    sizes = {name: shape[0] for name, (shape, _) in _shapes(settings).items()
+             if name in vsites.ACC_ARRAYS}
+    sizes["chrom"] = len(contigs)
+    plan = vsites.Plan(inp.name, inp.display, tabs, vsites.Layout(sizes), chunk_list,
+                       primes, fallback, SITES_TEXT_REQUIRED)
+    vsites.preload()  # before the workers fork: they share the loaded kernel
+    running = vsites.run(plan, req.threads)
+    # the parent's share while the workers count: numpy and the renderer's imports
+    acc = VariantStats(settings, [display], contigs)
+    from gfcli.engine.stats import vtext  # noqa: F401
+
+    result = running.wait() if isinstance(running, vsites.Pending) else running
+    layout = result.layout
+    for block in range(result.n_blocks):
+        base = block * layout.nbytes
+        for name in vsites.ACC_ARRAYS:
+            n = layout.sizes[name]
+            if name in _QUAL_ARRAYS:
+                n = min(n, result.qual_hi)
+            if n:
+                acc.a[name].reshape(-1)[:n] += np.frombuffer(
+                    result.mem, np.int64, n, base + layout.offsets[name])
+    acc.qual_hi = result.qual_hi
+    for part in result.partials:
+        acc += part
     return acc

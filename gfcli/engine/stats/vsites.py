@@ -22,17 +22,19 @@ BGZF VCF files (not streams) when no option needs more than the sites: no -s/-S,
 from __future__ import annotations
 
 import ctypes
+import mmap
 import os
-from collections.abc import Callable, Iterator
+import pickle
+import signal
+import struct
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from gfcli.engine.bam.sharedlib import address_tables
 from gfcli.engine.bgzf import (
     Inflater,
-    append_block,
+    block_isize,
+    block_size,
     drop_mapped_pages,
     map_file,
     split_voffset,
@@ -68,25 +70,30 @@ class Unsupported(Exception):
     """A line this reader does not take: the chunk goes to htslib."""
 
 
-# count_lines' arguments after the ints: (name, dtype, rank)
-COUNT_ARGS: tuple[tuple[str, Any, int], ...] = (
-    ("buf", np.uint8, 1), ("ctg_slots", np.int64, 1), ("ctg_names", np.uint8, 1),
-    ("ctg_off", np.int64, 1), ("key_names", np.uint8, 1), ("key_off", np.int64, 1),
-    ("key_role", np.int64, 1), ("key_first", np.int64, 1), ("p10", np.float64, 1),
-    ("bins", np.float32, 1),
-    ("cols", np.int64, 1), ("scratch", np.int64, 2),
-    ("sn", np.int64, 1), ("af_ts", np.int64, 1), ("af_tv", np.int64, 1),
-    ("af_snps", np.int64, 1), ("af_indels", np.int64, 1), ("qual_ts", np.int64, 1),
-    ("qual_tv", np.int64, 1), ("qual_in", np.int64, 1), ("ins", np.int64, 1),
-    ("dels", np.int64, 1), ("subst", np.int64, 1), ("dp_site", np.int64, 1),
-    ("chrom", np.int64, 1), ("maf", np.int64, 1), ("ring", np.int64, 2),
-    ("ring_state", np.int64, 1), ("out", np.int64, 1),
+# count_lines' arguments after the ints: (name, dtype, rank). Dtypes by name: a run
+# allocates them with ctypes and needs no numpy
+COUNT_ARGS: tuple[tuple[str, str, int], ...] = (
+    ("buf", "uint8", 1), ("ctg_slots", "int64", 1), ("ctg_names", "uint8", 1),
+    ("ctg_off", "int64", 1), ("key_names", "uint8", 1), ("key_off", "int64", 1),
+    ("key_role", "int64", 1), ("key_first", "int64", 1), ("p10", "float64", 1),
+    ("bins", "float32", 1),
+    ("cols", "int64", 1), ("scratch", "int64", 2),
+    ("sn", "int64", 1), ("af_ts", "int64", 1), ("af_tv", "int64", 1),
+    ("af_snps", "int64", 1), ("af_indels", "int64", 1), ("qual_ts", "int64", 1),
+    ("qual_tv", "int64", 1), ("qual_in", "int64", 1), ("ins", "int64", 1),
+    ("dels", "int64", 1), ("subst", "int64", 1), ("dp_site", "int64", 1),
+    ("chrom", "int64", 1), ("maf", "int64", 1), ("ring", "int64", 2),
+    ("ring_state", "int64", 1), ("out", "int64", 1),
 )
 ACC_ARRAYS = ("sn", "af_ts", "af_tv", "af_snps", "af_indels", "qual_ts", "qual_tv", "qual_in",
               "ins", "dels", "subst", "dp_site", "chrom", "maf")
+_CTYPE = {"uint8": ctypes.c_uint8, "int64": ctypes.c_int64, "float64": ctypes.c_double,
+          "float32": ctypes.c_float}
+_ARG_INDEX = {name: i for i, (name, _, _) in enumerate(COUNT_ARGS)}
 
 
 def _build() -> dict[str, Any]:
+    import numpy as np
     from numba import carray, cfunc, types
 
     from gfcli.engine.stats import vsites_kernels
@@ -173,20 +180,34 @@ def _make_counter() -> Callable[..., int]:
                 native = None
             fn = native["count_lines"] if native is not None else None
     if fn is None:
+        import numpy as np
+
         from gfcli.engine.stats import vsites_kernels
 
-        return vsites_kernels.count_lines
+        def numba_call(ints: Any, ptrs: Any, lens: Any, objs: Sequence[Any]) -> int:
+            views = [np.frombuffer(obj, dt)[:lens[2 * i]].reshape(shape)
+                     for i, (obj, (_, dt, _), shape) in enumerate(zip(
+                         objs, COUNT_ARGS, _shapes(lens), strict=True))]
+            return vsites_kernels.count_lines(np.frombuffer(ints, np.int64), *views)
 
-    def call(ints, *arrays):
-        ptrs, lens = address_tables(COUNT_ARGS, arrays)
-        return fn(ints.ctypes.data, ptrs.ctypes.data, lens.ctypes.data)
+        return numba_call
+
+    def call(ints: Any, ptrs: Any, lens: Any, objs: Sequence[Any]) -> int:
+        return fn(ctypes.addressof(ints), ctypes.addressof(ptrs), ctypes.addressof(lens))
 
     return call
+
+
+def _shapes(lens: Any) -> list[tuple[int, ...]]:
+    return [(lens[2 * i],) if rank == 1 else (lens[2 * i] // lens[2 * i + 1], lens[2 * i + 1])
+            for i, (_, _, rank) in enumerate(COUNT_ARGS)]
 
 
 def preload() -> None:
     """Load (building once per machine) the kernel before the workers fork."""
     _counter()
+
+
 
 
 def _fnv(data: bytes) -> int:
@@ -196,20 +217,29 @@ def _fnv(data: bytes) -> int:
     return h
 
 
-def _table(names: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _array(dtype: str, values: Sequence[float] | int) -> Any:
+    """A ctypes array of `dtype` (zeros of that length when `values` is an int)."""
+    if isinstance(values, int):
+        return (_CTYPE[dtype] * max(values, 1))()
+    return (_CTYPE[dtype] * max(len(values), 1))(*values)
+
+
+def _table(names: list[bytes]) -> tuple[Any, Any, Any]:
     """(slots, names, offsets): an open-addressing table the kernel's `_find` reads."""
     size = HASH_MIN
     while size < 4 * len(names):
         size *= 2
-    slots = np.zeros(size, np.int64)
+    slots = [0] * size
     for i, name in enumerate(names):
         h = _fnv(name) & (size - 1)
         while slots[h]:
             h = (h + 1) & (size - 1)
         slots[h] = i + 1
-    off = np.zeros(len(names) + 1, np.int64)
-    off[1:] = np.cumsum([len(n) for n in names]) if names else []
-    return slots, np.frombuffer(b"".join(names) or b"\0", np.uint8).copy(), off
+    off = [0]
+    for name in names:
+        off.append(off[-1] + len(name))
+    return _array("int64", slots), _array("uint8", b"".join(names) or b"\0"), _array(
+        "int64", off)
 
 
 @dataclass(frozen=True)
@@ -224,22 +254,36 @@ class Tables:
     bins: tuple[float, ...]
     depth: tuple[int, int, int]
 
-    def arrays(self) -> tuple[np.ndarray, ...]:
+    def arrays(self) -> tuple[Any, ...]:
+        """The kernel's table arguments, ctg_slots to bins (COUNT_ARGS order)."""
         ctg = _table(list(self.contigs))  # ids without a name hold b"" (never matched)
         names = [k for k, _ in self.keys]
-        off = np.zeros(len(names) + 1, np.int64)
-        off[1:] = np.cumsum([len(k) for k in names]) if names else []
-        key_names = np.frombuffer(b"".join(names) or b"\0", np.uint8).copy()
-        roles = np.array([r for _, r in self.keys] or [0], np.int64)[:len(names)]
+        off = [0]
+        for name in names:
+            off.append(off[-1] + len(name))
+        key_names = _array("uint8", b"".join(names) or b"\0")
+        roles = _array("int64", [r for _, r in self.keys])
         # first bytes of the kept keys (-1 pads): most entries are passed over on it
-        first = np.full(3, -1, np.int64)
-        first[:len(names)] = [k[0] for k in names]
-        p10 = np.array([10.0 ** k for k in range(23)], np.float64)
-        return (*ctg, key_names, off, roles, first, p10, np.asarray(self.bins, np.float32))
+        first = _array("int64", [k[0] for k in names] + [-1] * (3 - len(names)))
+        p10 = _array("float64", [10.0 ** k for k in range(23)])
+        return (*ctg, key_names, _array("int64", off), roles, first, p10,
+                _array("float32", self.bins))
+
+    def lengths(self) -> tuple[int, ...]:
+        """Element counts of `arrays()` as the kernel must see them (a key table with no
+        keys has no entries, though its ctypes array holds one)."""
+        n_keys = len(self.keys)
+        size = HASH_MIN
+        while size < 4 * len(self.contigs):
+            size *= 2
+        n_names = sum(len(c) for c in self.contigs)
+        return (size, max(n_names, 1), len(self.contigs) + 1,
+                max(sum(len(k) for k, _ in self.keys), 1), n_keys + 1, n_keys, 3, 23,
+                len(self.bins))
 
 
-def tables(n_samples: int, contigs: list[str], defs: dict[tuple[str, str], str],
-           after_header: int, m_af: int, bins: list[float] | None,
+def tables(n_samples: int, contigs: Sequence[str], defs: dict[tuple[str, str], str],
+           after_header: int, m_af: int, bins: Sequence[float] | None,
            depth: tuple[int, int, int]) -> Tables:
     """The kernel's tables from the header as `variants.compute` reads it."""
     keys = tuple((name.encode(), role) for name, role in (("DP", K_DP), ("AC", K_AC),
@@ -249,49 +293,107 @@ def tables(n_samples: int, contigs: list[str], defs: dict[tuple[str, str], str],
                   tuple(bins or ()), tuple(depth))
 
 
-
 _LIBC: list[Any] = []
 
 
-def _after_last_newline(buf: np.ndarray, fill: int) -> int:
-    """1 + the position of the last newline in buf[:fill], or 0."""
-    if fill and buf[fill - 1] == 10:
-        return fill
+def _libc() -> Any:
     if not _LIBC:
-        import ctypes
-
         libc = ctypes.CDLL(None)
         libc.memrchr.restype = ctypes.c_void_p
         libc.memrchr.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
         _LIBC.append(libc)
-    base = buf.ctypes.data
-    hit = _LIBC[0].memrchr(base, 10, fill)
-    return hit - base + 1 if hit else 0
+    return _LIBC[0]
+
+
+class Layout:
+    """Where each counter of ACC_ARRAYS lies in one process's block of int64 counters."""
+
+    def __init__(self, sizes: dict[str, int]):
+        self.sizes = {name: sizes[name] for name in ACC_ARRAYS}
+        self.offsets: dict[str, int] = {}
+        at = 0
+        for name in ACC_ARRAYS:
+            self.offsets[name] = at
+            at += 8 * max(self.sizes[name], 1)
+        self.nbytes = -(-at // mmap.PAGESIZE) * mmap.PAGESIZE
+
+    def views(self, mem: Any, base: int) -> dict[str, Any]:
+        """ctypes int64 arrays over the block at byte `base` of `mem`."""
+        return {name: (ctypes.c_int64 * max(self.sizes[name], 1)).from_buffer(
+            mem, base + self.offsets[name]) for name in ACC_ARRAYS}
 
 
 class SitesReader:
-    """Per process and file: the mapped input, buffers and the parser's tables."""
+    """Per process and file: the mapped input, buffers and the parser's tables (ctypes:
+    a worker needs no numpy)."""
 
     def __init__(self, path: str, display: str, tabs: Tables):
         self.path = path
         self.display = display
         self.tabs = tabs
-        self.table_arrays = tabs.arrays()
         self.src = map_file(path)
         self.inflater = Inflater(self.src)
-        self.buf = np.empty(PIECE_BYTES + (1 << 17), np.uint8)
-        self.out = np.zeros(5, np.int64)
-
-        self.ints = np.zeros(N_INTS, np.int64)
+        self.buf = _array("uint8", PIECE_BYTES + (1 << 17))
+        self.ints = _array("int64", N_INTS)
         self.ints[I_M_AF] = tabs.m_af
         self.ints[I_DP_MIN], self.ints[I_DP_MAX], self.ints[I_DP_STEP] = tabs.depth
-        self.cols = np.zeros(16, np.int64)
-        self.scratch = np.zeros((7, SCRATCH_W), np.int64)
+        self.out = _array("int64", 5)
+        self.ring = _array("int64", RING * RING_W)
+        self.ring_state = _array("int64", 1)
         self.count_lines = _counter()
+        n = len(COUNT_ARGS)
+        self.ptrs = _array("int64", n)
+        self.lens = _array("int64", 2 * n)
+        self.objs: list[Any] = [None] * n
+        self._set("buf", self.buf, len(self.buf))
+        for (name, _, _), obj, length in zip(COUNT_ARGS[1:10], tabs.arrays(), tabs.lengths(),
+                                             strict=True):
+            self._set(name, obj, length)
+        self._set("cols", _array("int64", 16), 16)
+        self._set("scratch", _array("int64", 7 * SCRATCH_W), 7 * SCRATCH_W, SCRATCH_W)
+        self._set("ring", self.ring, RING * RING_W, RING_W)
+        self._set("ring_state", self.ring_state, 1)
+        self._set("out", self.out, 5)
 
-    def _pieces(self, start: int | None, end: int | None) -> Iterator[tuple[int, bool]]:
-        """Fill self.buf with whole lines of [start, end); yields (bytes, last piece)."""
-        src, inflater = self.src, self.inflater
+    def _set(self, name: str, obj: Any, length: int, width: int = 1) -> None:
+        i = _ARG_INDEX[name]
+        self.objs[i] = obj
+        self.ptrs[i] = ctypes.addressof(obj)
+        self.lens[2 * i] = length
+        self.lens[2 * i + 1] = width
+
+    def use(self, accs: dict[str, Any]) -> None:
+        """Count into these counters (Layout.views) from now on."""
+        for name in ACC_ARRAYS:
+            arr = accs[name]
+            self._set(name, arr, len(arr) if name != "chrom" else len(self.tabs.contigs))
+
+    def _append(self, address: int, fill: int, lo: int, end_addr: int | None,
+                end_within: int) -> tuple[int, int, bool]:
+        """Inflate the block at `address` to buf[fill:] and keep its bytes from `lo` (up to
+        `end_within` in the range's last block); (fill, next address, last block)."""
+        src = self.src
+        total = block_size(src, address)
+        if address + total > len(src):
+            raise DataError(f"truncated BGZF block at byte {address}", path=self.display)
+        isize = block_isize(src, address, total)
+        if fill + isize + PAD > len(self.buf):
+            grown = _array("uint8", max(2 * len(self.buf), fill + isize + PAD))
+            ctypes.memmove(grown, self.buf, fill)
+            self.buf = grown
+            self._set("buf", grown, len(grown))
+        base = ctypes.addressof(self.buf)
+        self.inflater.inflate_into(address, total, self.buf, fill, base)
+        last = address == end_addr
+        hi = min(end_within, isize) if last else isize
+        kept = max(hi - lo, 0)
+        if lo and kept:
+            ctypes.memmove(base + fill, base + fill + lo, kept)
+        return fill + kept, address + total, last
+
+    def _pieces(self, start: int | None, end: int | None) -> Iterator[int]:
+        """Fill self.buf with whole lines of [start, end); yields their byte count."""
+        src = self.src
         size = len(src)
         address, lo = split_voffset(start if start is not None else self.tabs.after_header)
         end_addr, end_within = split_voffset(end) if end is not None else (None, 0)
@@ -301,10 +403,7 @@ class SitesReader:
             done = address >= size or (end_addr is not None and (
                 address > end_addr or (address == end_addr and not end_within)))
             if not done:
-                # the kernel reads up to PAD bytes past the end of the text
-                self.buf, fill, address, last = append_block(
-                    src, address, inflater, self.buf, fill, lo, end_addr, end_within,
-                    self.display, PAD)
+                fill, address, last = self._append(address, fill, lo, end_addr, end_within)
                 lo = 0
                 if address - dropped >= DROP_BYTES:
                     dropped = drop_mapped_pages(src, dropped, address)
@@ -314,46 +413,241 @@ class SitesReader:
                     continue
             if done:
                 drop_mapped_pages(src, dropped, address)
-                yield fill, True
+                yield fill
                 return
-            cut = _after_last_newline(self.buf, fill)
+            base = ctypes.addressof(self.buf)
+            if self.buf[fill - 1] == 10:
+                cut = fill
+            else:
+                hit = _libc().memrchr(base, 10, fill)
+                cut = hit - base + 1 if hit else 0
             if cut == 0:
                 continue  # one line longer than the piece: read on
             keep = fill - cut
-            yield cut, False
+            yield cut
             if keep:
-                self.buf[:keep] = self.buf[cut:fill].copy()
+                ctypes.memmove(base, base + cut, keep)
             fill = keep
 
-    def count(self, acc: Any, ring: tuple[np.ndarray, np.ndarray], start: int | None,
-              end: int | None, ring_only: bool = False) -> None:
-        """Add the records in [start, end) (virtual offsets) to `acc` (a VariantStats);
-        with `ring_only` they only set the ring. Raises Unsupported at a line htslib must
-        read (acc is then partly updated: the caller starts the chunk over)."""
+    def count(self, start: int | None, end: int | None, ring_only: bool = False) -> int:
+        """Add the records in [start, end) (virtual offsets) to the counters `use` named;
+        with `ring_only` they only set the ring. Returns 1 + the highest QUAL bin counted
+        (0: none). Raises Unsupported at a line htslib must read (the counters are then
+        partly updated)."""
         out = self.out
         ints = self.ints
         ints[I_NSAMPLES] = self.tabs.n_samples
         ints[I_RING_ONLY] = 1 if ring_only else 0
-        accs = tuple(acc.a[name] for name in ACC_ARRAYS)
-        # the kernel raises out[O_QHI] past each QUAL bin it counts in, which keeps
-        # acc.qual_hi (how far VariantStats packs and merges the QUAL arrays) known;
-        # unknown while counting, and so after an exception
-        hi = acc.qual_hi
-        acc.qual_hi = None
         out[O_QHI] = 0
-        for fill, _last in self._pieces(start, end):
+        for fill in self._pieces(start, end):
             ints[I_START], ints[I_END] = 0, fill
-            self.count_lines(ints, self.buf, *self.table_arrays, self.cols, self.scratch,
-                             *accs, *ring, out)
-            status = int(out[O_STATUS])
+            self.count_lines(ints, self.ptrs, self.lens, self.objs)
+            status = out[O_STATUS]
             if status == S_UNSUPPORTED:
-                raise Unsupported(int(out[O_BAD]))
+                raise Unsupported(out[O_BAD])
             if status == S_ANAC:
-                raise DataError("incorrect AN/AC counts (AN smaller than the sum of AC)")
-        if hi is not None:
-            acc.qual_hi = max(hi, int(out[O_QHI]))
+                raise DataError("incorrect AN/AC counts (AN smaller than the sum of AC)",
+                                path=self.display)
+        return out[O_QHI]
+
+    def count_chunk(self, start: int | None, end: int | None, prime: int | None) -> int:
+        """count() of one chunk with a fresh ring, set first from the records between
+        `prime` and the chunk's start (vkernels.N_STALE)."""
+        ctypes.memset(self.ring, 0, ctypes.sizeof(self.ring))
+        self.ring_state[0] = 0
+        if prime is not None and start is not None and prime < start:
+            self.count(prime, start, ring_only=True)
+        return self.count(start, end)
 
 
-def new_ring() -> tuple[np.ndarray, np.ndarray]:
-    """A pass's ring of ALT lengths and its record counter (variants.new_ring's layout)."""
-    return np.zeros((RING, RING_W), np.int64), np.zeros(1, np.int64)
+@dataclass
+class Plan:
+    """One run of the sites statistics: chunks (Chunk objects with start/end virtual
+    offsets), the ring primes by chunk start, and what a chunk the kernel refuses is
+    counted with instead (`fallback(chunk)` -> a VariantStats, in the process that met it)."""
+
+    path: str
+    display: str
+    tabs: Tables
+    layout: Layout
+    chunks: Sequence[Any]
+    primes: dict[int, int]
+    fallback: Callable[[Any], Any]
+    required: bool = False  # a refused chunk is an error (tests: the kernel really ran)
+
+
+class Result:
+    """The counters of each process (Layout blocks of one mapping), the highest QUAL bin
+    they reached, and the VariantStats of chunks htslib counted."""
+
+    def __init__(self, mem: Any, n_blocks: int, layout: Layout):
+        self.mem = mem
+        self.n_blocks = n_blocks
+        self.layout = layout
+        self.qual_hi = 0
+        self.partials: list[Any] = []
+
+
+def _work(plan: Plan, mem: Any, block: int, claim: Callable[[], int | None]) -> tuple:
+    """Count the chunks `claim` hands out into counter block `block`: (qual_hi, partials)."""
+    layout = plan.layout
+    reader = SitesReader(plan.path, plan.display, plan.tabs)
+    accs = layout.views(mem, block * layout.nbytes)
+    reader.use(accs)
+    qual_hi = 0
+    partials = []
+    while True:
+        k = claim()
+        if k is None:
+            break
+        chunk = plan.chunks[k]
+        prime = plan.primes.get(chunk.start) if chunk.start is not None else None
+        try:
+            qual_hi = max(qual_hi, reader.count_chunk(chunk.start, chunk.end, prime))
+        except Unsupported as exc:
+            if plan.required:
+                raise DataError(f"vsites: line at inflated offset {exc} not taken",
+                                path=plan.display) from None
+            # the chunk's lines before the refused one are in the counters: count them
+            # again apart and take them off, then the whole chunk goes to htslib
+            undo = bytearray(layout.nbytes)
+            reader.use(layout.views(undo, 0))
+            try:
+                reader.count_chunk(chunk.start, chunk.end, prime)
+            except Unsupported:
+                pass
+            reader.use(accs)
+            _subtract(accs, layout.views(undo, 0))
+            partials.append(plan.fallback(chunk))
+    return qual_hi, partials
+
+
+def _subtract(accs: dict[str, Any], undo: dict[str, Any]) -> None:
+    import numpy as np
+
+    for name, arr in accs.items():
+        np.frombuffer(arr, np.int64)[:] -= np.frombuffer(undo[name], np.int64)
+
+
+def run(plan: Plan, processes: int) -> Result | Pending:
+    """Count the plan's chunks: in this process (processes <= 1: a Result), or in that
+    many forked processes (a Pending: the caller does its own work, then `wait()`)."""
+    n = len(plan.chunks)
+    processes = min(processes, n)
+    if processes <= 1:
+        mem = mmap.mmap(-1, plan.layout.nbytes)
+        it = iter(range(n))
+        result = Result(mem, 1, plan.layout)
+        result.qual_hi, result.partials = _work(plan, mem, 0, lambda: next(it, None))
+        return result
+    return Pending(plan, processes)
+
+
+_CLAIM = struct.Struct("<i")
+
+
+class Pending:
+    """Forked processes counting a plan's chunks: each takes the next chunk index from a
+    pipe (reads of 4 bytes are atomic), counts into its own block of a shared mapping and
+    sends back (qual_hi, partials) or the error it met, pickled, on its own pipe."""
+
+    def __init__(self, plan: Plan, processes: int):
+        if _CLAIM.size * len(plan.chunks) > 65536:
+            raise ValueError("too many chunks for the claim pipe")  # callers plan fewer
+        self.plan = plan
+        self.mem = mmap.mmap(-1, processes * plan.layout.nbytes)  # shared with the children
+        claim_r, claim_w = os.pipe()
+        os.write(claim_w, b"".join(_CLAIM.pack(k) for k in range(len(plan.chunks))))
+        os.close(claim_w)
+        self.children: list[tuple[int, int]] = []  # (pid, result pipe)
+        try:
+            for block in range(processes):
+                back_r, back_w = os.pipe()
+                pid = os.fork()
+                if pid == 0:  # pragma: no cover - the child (coverage does not follow it)
+                    os.close(back_r)
+                    self._child(block, claim_r, back_w)
+                os.close(back_w)
+                self.children.append((pid, back_r))
+        except BaseException:
+            self.kill()
+            raise
+        finally:
+            os.close(claim_r)
+
+    def _child(self, block: int, claim_r: int, back_w: int) -> None:  # pragma: no cover
+        code = 0
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            for _, other in self.children:
+                os.close(other)
+
+            def claim() -> int | None:
+                data = os.read(claim_r, _CLAIM.size)
+                return _CLAIM.unpack(data)[0] if len(data) == _CLAIM.size else None
+
+            try:
+                message = ("ok", _work(self.plan, self.mem, block, claim))
+            except BaseException as exc:  # noqa: BLE001 - handed to the parent
+                code = 1
+                message = ("error", exc)
+            try:
+                data = pickle.dumps(message)
+            except Exception:  # noqa: BLE001
+                data = pickle.dumps(("error", DataError(str(message[1]))))
+            view = memoryview(data)
+            while view:
+                view = view[os.write(back_w, view):]
+        except BaseException:  # noqa: BLE001
+            code = 1
+        finally:
+            os._exit(code)
+
+    def wait(self) -> Result:
+        """The children's counters, once all have finished; their first error raised."""
+        result = Result(self.mem, len(self.children), self.plan.layout)
+        error: BaseException | None = None
+        try:
+            while self.children:
+                pid, back = self.children[0]
+                chunks = []
+                while True:
+                    data = os.read(back, 1 << 20)
+                    if not data:
+                        break
+                    chunks.append(data)
+                os.close(back)
+                self.children.pop(0)
+                _, status = os.waitpid(pid, 0)
+                try:
+                    kind, payload = pickle.loads(b"".join(chunks))
+                except Exception:  # noqa: BLE001 - died before it could say
+                    kind, payload = "error", DataError(
+                        f"a worker process ended without its result (status {status})",
+                        path=self.plan.display)
+                if kind == "error":
+                    error = payload
+                    break
+                qual_hi, partials = payload
+                result.qual_hi = max(result.qual_hi, qual_hi)
+                result.partials.extend(partials)
+        finally:
+            self.kill()
+        if error is not None:
+            raise error
+        return result
+
+    def kill(self) -> None:
+        """Stop the children still running (an error or Ctrl-C in the parent)."""
+        for pid, back in self.children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+            try:
+                os.close(back)
+            except OSError:
+                pass
+        self.children = []

@@ -1,0 +1,226 @@
+"""The header of a BGZF VCF read without htslib, for the sites statistics' start-up.
+
+`gfcli stats` on a sites VCF spends most of its serial start-up importing pysam and
+numpy and asking htslib for the header; the workers need only the contig names (in
+htslib's contig ids), the number of samples, the INFO/FORMAT/FILTER types and where the
+first record starts. The header's BGZF blocks are plain text: `read_header` inflates them
+and parses the lines itself.
+
+It answers only for headers it reads exactly as htslib would (and as `variants.compute`
+reads htslib's header, `bcf_hdr_format` text split by commas); anything unusual gives
+None and the caller asks htslib: a first line other than ##fileformat, CR or non-ASCII
+bytes, an empty line, a structured INFO/FORMAT/FILTER/contig line that is malformed, has
+quotes or backslashes where they change a naive reading, an IDX= attribute, a repeated ID,
+an unknown Type, contig names outside plain printable ASCII, no ##contig line at all (htslib
+then adds contigs as records name them), repeated sample names, or a #CHROM line other
+than the eight fixed columns (plus FORMAT and at least one sample).
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+import zlib
+from dataclasses import dataclass
+
+MAX_HEADER_BYTES = 64 << 20  # larger headers (thousands of contigs are far smaller): htslib
+_FIXED = ("#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO")
+_TYPES = {
+    "INFO": ("Integer", "Float", "Flag", "Character", "String"),
+    "FORMAT": ("Integer", "Float", "Character", "String"),
+}
+_MAGIC = b"\x1f\x8b\x08\x04"
+_PASS = ("FILTER", "PASS")
+
+
+@dataclass(frozen=True)
+class VcfHeader:
+    """What the sites statistics need from a header, as htslib would give it."""
+
+    n_samples: int
+    contigs: tuple[str, ...]  # by htslib contig id
+    defs: dict[tuple[str, str], str]  # {(INFO|FORMAT|FILTER, ID): Type ('' for FILTER)}
+    after_header: int  # virtual offset of the first record
+
+
+def _blocks(data: mmap.mmap | bytes, limit: int):
+    """(address, payload) of the BGZF blocks from the file's start; None at anything
+    that is not plain BGZF."""
+    pos = 0
+    size = len(data)
+    total_out = 0
+    while pos < size and total_out <= limit:
+        if size - pos < 18 or data[pos:pos + 4] != _MAGIC:
+            yield pos, None
+            return
+        xlen = struct.unpack_from("<H", data, pos + 10)[0]
+        if xlen != 6 or data[pos + 12:pos + 14] != b"BC":
+            yield pos, None
+            return
+        bsize = struct.unpack_from("<H", data, pos + 16)[0] + 1
+        if pos + bsize > size or bsize < 26:
+            yield pos, None
+            return
+        crc, isize = struct.unpack_from("<II", data, pos + bsize - 8)
+        try:
+            payload = zlib.decompress(data[pos + 18:pos + bsize - 8], -15)
+        except zlib.error:
+            yield pos, None
+            return
+        if len(payload) != isize or zlib.crc32(payload) != crc:
+            yield pos, None
+            return
+        yield pos, payload
+        total_out += isize
+        pos += bsize
+    yield pos, b""  # end of file (or of the limit): no more text
+
+
+def _split_text(path: str) -> tuple[list[bytes], int] | None:
+    """The header's lines (without newlines) and the virtual offset after the #CHROM
+    line's newline; None when it cannot be read that way."""
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size == 0:
+            return None
+        data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    try:
+        text = bytearray()
+        chrom = -2  # where the #CHROM line starts (-2: not seen yet)
+        for address, payload in _blocks(data, MAX_HEADER_BYTES):
+            if not payload:
+                return None  # not BGZF, or no #CHROM line before the end / the limit
+            start = len(text)
+            text += payload
+            if chrom == -2:
+                if text.startswith(b"#CHROM"):
+                    chrom = 0
+                else:
+                    k = text.find(b"\n#CHROM", max(start - 7, 0))
+                    if k < 0:
+                        continue
+                    chrom = k + 1
+            nl = text.find(b"\n", max(chrom, start))
+            if nl < 0:
+                continue
+            within = nl + 1 - start
+            # htslib's reader moves to the next block after a block's last byte
+            voffset = (address + _next_block(data, address)) << 16 if within == len(
+                payload) else (address << 16) | within
+            return text[:nl].split(b"\n"), voffset
+        return None
+    finally:
+        data.close()
+
+
+def _next_block(data: mmap.mmap, address: int) -> int:
+    return struct.unpack_from("<H", data, address + 16)[0] + 1
+
+
+def _attributes(body: str) -> list[tuple[str, str]] | None:
+    """key=value pairs of a structured line's <...> body (without the brackets), values
+    kept as written; None when malformed or when quotes/backslashes appear (a naive
+    comma split, as variants.compute reads htslib's text, could then read it otherwise)."""
+    if '"' in body or "\\" in body:
+        # quoted values only in the Description (the usual case): cut it off first
+        head, sep, rest = body.partition(',Description="')
+        if not sep or '"' in head or "\\" in head:
+            return None
+        close = rest.find('"')
+        if close < 0 or "\\" in rest:
+            return None
+        tail = rest[close + 1:]
+        if '"' in tail or (tail and not tail.startswith(",")):
+            return None
+        if "," in rest[:close] and "=" in rest[:close]:
+            return None  # a comma split would see a key=value inside the description
+        pairs = _attributes(head)
+        if pairs is None:
+            return None
+        more = _attributes(tail[1:]) if tail else []
+        if more is None:
+            return None
+        return [*pairs, ("Description", rest[:close]), *more]
+    pairs = []
+    for part in body.split(","):
+        key, eq, value = part.partition("=")
+        if not eq or not key or not all(c.isalnum() or c in "_." for c in key):
+            return None
+        pairs.append((key, value))
+    return pairs
+
+
+def _contig_ok(name: str) -> bool:
+    return bool(name) and all(33 <= ord(c) <= 126 and c not in '",<>=\\' for c in name)
+
+
+def read_header(path: str) -> VcfHeader | None:
+    """The header of BGZF VCF `path`, or None when htslib should read it (see the module
+    docstring)."""
+    try:
+        split = _split_text(path)
+    except (OSError, ValueError, struct.error):
+        return None
+    if split is None:
+        return None
+    lines, after_header = split
+    try:
+        texts = [line.decode("ascii") for line in lines]
+    except UnicodeDecodeError:
+        return None
+    if not texts or not texts[0].startswith("##fileformat="):
+        return None
+    defs: dict[tuple[str, str], str] = {}
+    contigs: list[str] = []
+    seen_contigs: set[str] = set()
+    for line in texts[:-1]:
+        if not line.startswith("##") or "\r" in line or "\t" in line:
+            return None
+        key, eq, value = line[2:].partition("=")
+        if not eq:
+            return None
+        if key not in ("INFO", "FORMAT", "FILTER", "contig"):
+            if value.startswith("<") and key.upper() in ("INFO", "FORMAT", "FILTER",
+                                                         "CONTIG"):
+                return None  # another spelling htslib may still take
+            continue
+        if not value.startswith("<") or not value.endswith(">"):
+            return None
+        pairs = _attributes(value[1:-1])
+        if pairs is None:
+            return None
+        keys = [k for k, _ in pairs]
+        if "IDX" in keys or keys.count("ID") != 1 or len(set(keys)) != len(keys):
+            return None
+        fields = dict(pairs)
+        ident = fields["ID"]
+        if not ident:
+            return None
+        if key == "contig":
+            if not _contig_ok(ident) or ident in seen_contigs or keys[0] != "ID":
+                return None
+            seen_contigs.add(ident)
+            contigs.append(ident)
+            continue
+        if (key, ident) in defs and (key, ident) != _PASS:
+            return None
+        if key in _TYPES:
+            if fields.get("Type") not in _TYPES[key] or "Number" not in fields:
+                return None
+            defs[(key, ident)] = fields["Type"]
+        else:
+            if "Type" in fields:
+                return None
+            defs[(key, ident)] = ""
+    defs.setdefault(_PASS, "")  # htslib adds PASS to every header it reads
+    if not contigs:
+        return None
+    columns = texts[-1].split("\t")
+    if tuple(columns[:8]) != _FIXED or len(columns) == 9:
+        return None
+    samples = columns[9:]
+    if len(columns) > 8 and (columns[8] != "FORMAT" or len(set(samples)) != len(samples)
+                             or not all(samples)):
+        return None
+    return VcfHeader(len(samples), tuple(contigs), defs, after_header)
