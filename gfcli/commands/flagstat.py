@@ -15,9 +15,12 @@ columns; primary, secondary, supplementary, duplicates, mapped, paired, proper p
 singletons, mates on another chromosome. Default text (what MultiQC parses), -O json or
 -O tsv.
 
-BAM is decoded by gfcli's own reader, in parallel over BGZF chunks with -@; SAM and CRAM
-are read through htslib (CRAM needs no reference: only flags, reference IDs and MAPQ are
-decoded).
+BAM is decoded by gfcli's own reader; SAM and CRAM are read through htslib (CRAM needs no
+reference: only flags, reference IDs and MAPQ are decoded).
+
+Threads (BAM files): -@ 0 reads on one thread. -@ 1 (the default) adds one thread, like
+samtools' -@ 1: both threads inflate BGZF blocks ahead, the main thread counts. -@ N > 1
+runs N worker processes over BGZF chunks of the file.
 """
 
 EXAMPLES = """\

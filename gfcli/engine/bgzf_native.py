@@ -38,10 +38,7 @@ from __future__ import annotations
 
 import ctypes
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import threading
 import zlib
 from dataclasses import dataclass, field
@@ -115,6 +112,11 @@ def _cache_path() -> str:
 
 
 def _build(path: str) -> None:
+    # imported here: only the first run on a machine builds (tempfile alone costs ~7 ms)
+    import shutil
+    import subprocess
+    import tempfile
+
     cc = shutil.which("cc") or shutil.which("gcc")
     if cc is None:
         raise RuntimeError("no C compiler")

@@ -141,7 +141,7 @@ FORMATTERS = {None: format_text, "json": format_json, "tsv": format_tsv}
 class _Counter:
     """Adds the records a batcher hands over to counters, natively or with numba."""
 
-    def __init__(self) -> None:
+    def __init__(self, n_ref: int) -> None:
         import ctypes
 
         from gfcli.engine.bam import native
@@ -161,14 +161,15 @@ class _Counter:
             self._kernels = kernels
             self._counts = np.zeros(2 * FIELDS, dtype=np.int64)
             self._result = np.zeros(2, dtype=np.int64)
+        self._n_ref = n_ref
 
     def __call__(self, batcher, start: int, limit: int, end: int) -> tuple[int, int]:
         if self._native is not None:
-            status = self._fn(batcher.addr, start, limit, end, self._counts_addr,
+            status = self._fn(batcher.addr, start, limit, end, self._n_ref, self._counts_addr,
                               self._result_addr)
         else:
             status = self._kernels.flagstat_records(batcher.array(), start, limit, end,
-                                                    self._counts, self._result)
+                                                    self._n_ref, self._counts, self._result)
         return int(self._result[1]), int(status)
 
     def result(self) -> FlagstatCounts:
@@ -189,7 +190,7 @@ class _ChunkResult:
 def _count_chunk(chunk) -> _ChunkResult:
     from gfcli.engine.bam.reader import walk_chunk
 
-    counter = _Counter()
+    counter = _Counter(chunk.n_ref)
     span = walk_chunk(chunk, counter)
     return _ChunkResult(counter.result(), [span])
 
@@ -200,6 +201,14 @@ def _count_bam_file(path: str, index: str | None, threads: int) -> FlagstatCount
 
     header = reader.read_header_from_path(path)
     native.load()  # before forking, so workers inherit the loaded kernels
+    if threads == 1:
+        from gfcli.engine.bam import prefetch
+
+        if prefetch.available():
+            # samtools' -@ 1: one extra thread (inflating ahead; see prefetch)
+            counter = _Counter(header.n_ref)
+            prefetch.walk_file(path, header.first_record, counter, header.n_ref)
+            return counter.result()
     chunks = reader.plan_chunks(path, header, index)
     if threads <= 1:
         # One pass: the chunk plan matters only for splitting work between processes.
@@ -223,8 +232,8 @@ def _count_bam_stream(inp: Input) -> FlagstatCounts:
     stream = os.fdopen(os.dup(sys.stdin.fileno()), "rb") if path == "-" else open(path, "rb")
     with stream:
         batcher = reader.open_stream_batcher(stream, inp.display)
-        reader.read_header(batcher)
-        counter = _Counter()
+        header = reader.read_header(batcher)
+        counter = _Counter(header.n_ref)
         reader.walk_batcher(batcher, counter, inp.display)
     return counter.result()
 

@@ -18,6 +18,8 @@ njit = numba.njit
 # Status codes returned by the kernels.
 OK = 0
 BAD_RECORD = -1
+BAD_REFID = -2  # refID outside [-1, n_ref) (htslib's sam_read1 refuses the record)
+BAD_MATE_REFID = -3  # next refID outside [-1, n_ref)
 
 # Columns decoded per record, in this order, in one int64 matrix (one row per column):
 # a single output array keeps the kernel's signature (and its cached compilation) stable.
@@ -155,29 +157,39 @@ def flagstat_count(counts, flag, refid, next_refid, mapq):
 
 
 @njit(cache=True, nogil=True)
-def flagstat_records(buf, start, limit, end, counts, result):
+def flagstat_records(buf, start, limit, end, n_ref, counts, result):
     """Walk records like `decode_records`, adding each to the 32 flagstat `counts`.
 
-    Fused with the walk because flagstat needs four fields of a record. Stores the
-    number of records and the next record start in `result[0:2]`; returns the status.
+    Fused with the walk because flagstat needs four fields of a record. A refID or next
+    refID outside [-1, n_ref) stops the walk (samtools flagstat fails on such a record).
+    Stores the number of records and the next record start in `result[0:2]`; returns
+    the status.
     """
     p = start
     n = 0
+    status = OK
     while p < limit:
         size = _record_size(buf, p, end)
         if size == -1:
             break
         if size == -2:
-            result[0] = n
-            result[1] = p
-            return BAD_RECORD
+            status = BAD_RECORD
+            break
         q = p + 4
-        flagstat_count(counts, _u16(buf, q + 14), _i32(buf, q), _i32(buf, q + 20), buf[q + 9])
+        refid = _i32(buf, q)
+        next_refid = _i32(buf, q + 20)
+        if refid < -1 or refid >= n_ref:
+            status = BAD_REFID
+            break
+        if next_refid < -1 or next_refid >= n_ref:
+            status = BAD_MATE_REFID
+            break
+        flagstat_count(counts, _u16(buf, q + 14), refid, next_refid, buf[q + 9])
         n += 1
         p += 4 + size
     result[0] = n
     result[1] = p
-    return OK
+    return status
 
 
 @njit(cache=True, nogil=True)

@@ -13,8 +13,8 @@ from gfcli.engine.bam.nativekit import I64, KernelSet, P
 
 # name -> ctypes prototype (all arguments are addresses or int64)
 SIGNATURES: dict[str, tuple[Any, ...]] = {
-    # (buf, start, limit, end, counts*, result*) -> status
-    "flagstat_records": (I64, P, I64, I64, I64, P, P),
+    # (buf, start, limit, end, n_ref, counts*, result*) -> status
+    "flagstat_records": (I64, P, I64, I64, I64, I64, P, P),
     # (buf, start, end, n_ref, chain, eof) -> position or -1
     "find_record_start": (I64, P, I64, I64, I64, I64, I64),
 }
@@ -30,18 +30,18 @@ def _build() -> dict[str, Any]:
     i64p = types.CPointer(types.int64)
     i64 = types.int64
 
-    def flagstat(bufp, start, limit, end, countsp, resultp):
+    def flagstat(bufp, start, limit, end, n_ref, countsp, resultp):
         buf = carray(bufp, (end,))
         counts = carray(countsp, (32,))
         result = carray(resultp, (2,))
-        return kernels.flagstat_records(buf, start, limit, end, counts, result)
+        return kernels.flagstat_records(buf, start, limit, end, n_ref, counts, result)
 
     def find_start(bufp, start, end, n_ref, chain, eof):
         buf = carray(bufp, (end,))
         return kernels.find_record_start(buf, start, end, n_ref, chain, eof != 0)
 
     return {
-        "flagstat_records": cfunc(i64(u8p, i64, i64, i64, i64p, i64p))(flagstat),
+        "flagstat_records": cfunc(i64(u8p, i64, i64, i64, i64, i64p, i64p))(flagstat),
         "find_record_start": cfunc(i64(u8p, i64, i64, i64, i64, i64))(find_start),
     }
 

@@ -35,8 +35,11 @@ from gfcli.engine.errors import DataError
 # Kernel status codes (gfcli.engine.bam.kernels; repeated so this module needs no numba).
 OK = 0
 BAD_RECORD = -1
+BAD_REFID = -2
+BAD_MATE_REFID = -3
 
 BATCH_BYTES = 4 << 20
+_NATIVE_END = 0  # bgzf_native.END (repeated so importing this module loads no more)
 _RELEASE_BYTES = 8 << 20
 # Records checked in a chain before a resync candidate is accepted.
 RESYNC_CHAIN = 8
@@ -60,7 +63,11 @@ def find_record_start(batcher: Batcher, start: int, end: int, n_ref: int, eof: b
 
 
 class _MappedBlocks:
-    """BGZF blocks of a mapped file, from an address on."""
+    """BGZF blocks of a mapped file, from an address on.
+
+    Runs of blocks are inflated by one native call (`bgzf_native`) when it is available,
+    else block by block (`next_into`).
+    """
 
     def __init__(self, data: Any, address: int, name: str):
         self.data = data
@@ -69,6 +76,7 @@ class _MappedBlocks:
         self.size = len(data)
         self._inflater = bgzf.Inflater(data) if self.size else None
         self._released = address - address % mmap.PAGESIZE
+        self.native = _native_inflater(data, name) if self.size else None
 
     def first_data_block(self, address: int) -> int:
         """The first block at or after `address` that holds data (or the file size)."""
@@ -78,6 +86,25 @@ class _MappedBlocks:
                 return address
             address += total
         return self.size
+
+    def _release(self) -> None:
+        if self.address - self._released >= _RELEASE_BYTES and hasattr(self.data, "madvise"):
+            # Drop the mapped pages already inflated from this process's resident set, so
+            # peak memory stays at the batch size instead of growing with the file.
+            end = self.address - self.address % mmap.PAGESIZE
+            self.data.madvise(mmap.MADV_DONTNEED, self._released, end - self._released)
+            self._released = end
+
+    def run_into(self, out: bytearray, fill: int, out_addr: int, target: int,
+                 stop_address: int | None) -> Any:
+        """Inflate blocks natively to out[fill:] (see `bgzf_native.NativeInflater.inflate`);
+        only when `self.native` is set."""
+        assert self.native is not None
+        run = self.native.inflate(self.address, out, fill, target=target, capacity=len(out),
+                                  stop_address=stop_address, out_addr=out_addr)
+        self.address = run.address
+        self._release()
+        return run
 
     def next_into(self, out: bytearray, pos: int, out_addr: int) -> tuple[int, int] | None:
         """Inflate the next block to out[pos:]; (address, isize), or None at the end."""
@@ -99,13 +126,14 @@ class _MappedBlocks:
         except DataError as exc:
             raise DataError(exc.message, path=self.name) from None
         self.address = address + total
-        if self.address - self._released >= _RELEASE_BYTES and hasattr(self.data, "madvise"):
-            # Drop the mapped pages already inflated from this process's resident set, so
-            # peak memory stays at the batch size instead of growing with the file.
-            end = self.address - self.address % mmap.PAGESIZE
-            self.data.madvise(mmap.MADV_DONTNEED, self._released, end - self._released)
-            self._released = end
+        self._release()
         return address, isize
+
+
+def _native_inflater(data: Any, name: str) -> Any:
+    from gfcli.engine import bgzf_native
+
+    return bgzf_native.inflater(data, name)
 
 
 class _StreamBlocks:
@@ -118,10 +146,10 @@ class _StreamBlocks:
         self._buf = bytearray(prefix)
         self._at = 0
         self._eof = False
+        self.native = None
 
     def first_data_block(self, address: int) -> int:
         return address
-        self._pending: bytes | None = None  # a block that did not fit the caller's buffer
 
     def _have(self, n: int) -> bool:
         while len(self._buf) - self._at < n and not self._eof:
@@ -180,6 +208,7 @@ class Batcher:
         self.stop_address = stop_address
         self.stop_within = stop_within
         self.stop_pos: int | None = None
+        self.n_ref: int | None = None  # the header's reference count, once known
         # Per inflated block still in the buffer: its address, start and end in `buf`.
         self._addr: list[int] = []
         self._start: list[int] = []
@@ -231,13 +260,32 @@ class Batcher:
             got = self.blocks.next_into(self.buf, self.fill, self.addr)
             assert got is not None
             address, isize = got
-        if self.stop_pos is None and self.stop_address is not None and address >= self.stop_address:
-            self.stop_pos = self.fill + (self.stop_within if address == self.stop_address else 0)
-        self._addr.append(address)
-        self._start.append(self.fill)
-        self._end.append(self.fill + isize)
+        self._note_block(address, self.fill, isize)
         self.fill += isize
         return True
+
+    def _note_block(self, address: int, start: int, isize: int) -> None:
+        if self.stop_pos is None and self.stop_address is not None and address >= self.stop_address:
+            self.stop_pos = start + (self.stop_within if address == self.stop_address else 0)
+        self._addr.append(address)
+        self._start.append(start)
+        self._end.append(start + isize)
+
+    def _inflate_run(self, target: int, stop: bool) -> None:
+        """Natively inflate blocks at `fill` until `target` (or the buffer is full); with
+        `stop`, none past the stop point (the stop block itself when part of it is ours)."""
+        if self.eof:
+            return
+        stop_address = None
+        if stop and self.stop_address is not None:
+            stop_address = self.stop_address + (1 if self.stop_within else 0)
+        run = self.blocks.run_into(self.buf, self.fill, self.addr, target, stop_address)
+        ends = [*run.starts[1:], run.fill]
+        for address, start, end in zip(run.addresses, run.starts, ends, strict=False):
+            self._note_block(address, start, end - start)
+        self.fill = run.fill
+        if run.reason == _NATIVE_END:
+            self.eof = True
 
     def _reached_stop(self) -> bool:
         """Is the next block the stop block, with none of it ours? Then mark the stop
@@ -257,12 +305,18 @@ class Batcher:
         start_fill = self.fill
         if want is None and not self._reached_stop():
             target = max(BATCH_BYTES, self.fill + bgzf.MAX_BLOCK_SIZE)
-            while self.fill < target and self.fill + bgzf.MAX_BLOCK_SIZE <= len(self.buf):
-                if self._reached_stop() or not self._inflate_one():
-                    break
-                if self.stop_pos is not None:
-                    break
-            return self.fill > start_fill
+            if self.blocks.native is not None:
+                self._inflate_run(target, stop=True)
+                self._reached_stop()
+            else:
+                while self.fill < target and self.fill + bgzf.MAX_BLOCK_SIZE <= len(self.buf):
+                    if self._reached_stop() or not self._inflate_one():
+                        break
+                    if self.stop_pos is not None:
+                        break
+            if self.fill > start_fill or self.eof or self.stop_pos is not None:
+                return self.fill > start_fill
+            # The buffer holds one unfinished record longer than a batch: grow for it.
         if want is None:
             want = 4
             if self.fill - self.pos >= 4:
@@ -270,8 +324,11 @@ class Batcher:
         target = self.pos + want
         if target + bgzf.MAX_BLOCK_SIZE > len(self.buf):
             self._grow(target)
-        while self.fill < target and self._inflate_one():
-            pass
+        if self.blocks.native is not None:
+            self._inflate_run(target, stop=False)
+        else:
+            while self.fill < target and self._inflate_one():
+                pass
         return self.fill > start_fill
 
     def ensure(self, n: int) -> bool:
@@ -344,6 +401,7 @@ def read_header(batcher: Batcher) -> BamHeader:
             raise DataError("corrupt BAM header (reference name length)", path=name)
         names.append(batcher.take(l_name).rstrip(b"\x00").decode("utf-8", "replace"))
         lengths.append(struct.unpack("<i", batcher.take(4))[0])
+    batcher.n_ref = n_ref
     return BamHeader(text, tuple(names), tuple(lengths), batcher.voffset(batcher.pos))
 
 
@@ -388,6 +446,18 @@ class ChunkSpan:
 Consumer = Callable[["Batcher", int, int, int], tuple[int, int]]
 
 
+def record_error(status: int, buf: Any, p: int, voffset: int, n_ref: int | None) -> str:
+    """The message for a kernel's failure `status` on the record at `buf[p]`."""
+    address, within = bgzf.split_voffset(voffset)
+    where = f"BAM record at virtual offset {address}:{within}"
+    if status in (BAD_REFID, BAD_MATE_REFID):
+        what = "reference id" if status == BAD_REFID else "mate reference id"
+        value = struct.unpack_from("<i", buf, p + (4 if status == BAD_REFID else 24))[0]
+        count = "" if n_ref is None else f" (the header has {n_ref} references)"
+        return f"{where}: {what} {value} out of range{count}"
+    return f"malformed {where}"
+
+
 def _chunk_batcher(chunk: BamChunk, data: Any) -> tuple[Batcher, int]:
     """A batcher positioned on the chunk's first record, and that record's search result."""
     if chunk.stop_voffset is not None:
@@ -399,10 +469,12 @@ def _chunk_batcher(chunk: BamChunk, data: Any) -> tuple[Batcher, int]:
     if chunk.start_voffset is not None:
         address, within = bgzf.split_voffset(chunk.start_voffset)
         batcher = Batcher(_MappedBlocks(data, address, chunk.path), stop_address, stop_within)
+        batcher.n_ref = chunk.n_ref
         batcher.skip_to_voffset_within(within)
         return batcher, batcher.pos
     address = bgzf.find_block_start(data, chunk.start_byte)
     batcher = Batcher(_MappedBlocks(data, address, chunk.path), stop_address, stop_within)
+    batcher.n_ref = chunk.n_ref
     batcher.more()
     while True:
         found = find_record_start(batcher, batcher.pos, batcher.fill, chunk.n_ref, batcher.eof)
@@ -431,10 +503,9 @@ def walk_batcher(batcher: Batcher, consume: Consumer, name: str) -> int:
         if batcher.pos < limit:
             nxt, status = consume(batcher, batcher.pos, limit, batcher.fill)
             if status != OK:
-                where = bgzf.split_voffset(batcher.voffset(int(nxt)))
-                raise DataError(
-                    f"malformed BAM record at virtual offset {where[0]}:{where[1]}", path=name
-                )
+                raise DataError(record_error(status, batcher.buf, int(nxt),
+                                             batcher.voffset(int(nxt)), batcher.n_ref),
+                                path=name)
             batcher.pos = int(nxt)
         if batcher.stop_pos is not None and batcher.pos >= batcher.stop_pos:
             return batcher.pos
