@@ -934,9 +934,6 @@ def _run_sites(req: StatsRequest, inp, settings: Settings, contigs: list[str], t
                chunk_list, primes: dict[int, int], task: _Task | None) -> VariantStats:
     """Count the chunks with vsites (in forked workers with -@ N), htslib's `task` taking
     the chunks the kernel refuses (made on first need when None)."""
-    from gfcli.engine.stats import vsites
-
-    display = "<STDIN>" if inp.is_stdin else inp.name
     made: list[_Task] = [task] if task is not None else []
 
     def fallback(chunk) -> VariantStats:
@@ -945,6 +942,24 @@ def _run_sites(req: StatsRequest, inp, settings: Settings, contigs: list[str], t
             made.append(dataclasses.replace(general, primes=tuple(primes.items())))
         return made[0](chunk)
 
+    import gc
+
+    # the parent's work from here is imports and a few large arrays: no collections
+    # (numpy's import alone would run several)
+    collect = gc.isenabled()
+    gc.disable()
+    try:
+        return _count_sites(req, inp, settings, contigs, tabs, chunk_list, primes, fallback)
+    finally:
+        if collect:
+            gc.enable()
+
+
+def _count_sites(req: StatsRequest, inp, settings: Settings, contigs: list[str], tabs,
+                 chunk_list, primes: dict[int, int], fallback) -> VariantStats:
+    from gfcli.engine.stats import vsites
+
+    display = "<STDIN>" if inp.is_stdin else inp.name
     sizes = {name: shape[0] for name, (shape, _) in _shapes(settings).items()
              if name in vsites.ACC_ARRAYS}
     sizes["chrom"] = len(contigs)
@@ -952,9 +967,11 @@ def _run_sites(req: StatsRequest, inp, settings: Settings, contigs: list[str], t
                        primes, fallback, SITES_TEXT_REQUIRED)
     vsites.preload()  # before the workers fork: they share the loaded kernel
     running = vsites.run(plan, req.threads)
-    # the parent's share while the workers count: numpy and the renderer's imports
+    # the parent's share while the workers count: numpy, the renderer and its header
     acc = VariantStats(settings, [display], contigs)
-    from gfcli.engine.stats import vtext  # noqa: F401
+    from gfcli.engine.stats import vtext
+
+    vtext.htslib_version()
 
     result = running.wait() if isinstance(running, vsites.Pending) else running
     layout = result.layout

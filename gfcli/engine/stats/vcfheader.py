@@ -22,7 +22,6 @@ import mmap
 import os
 import struct
 import zlib
-from dataclasses import dataclass
 
 MAX_HEADER_BYTES = 64 << 20  # larger headers (thousands of contigs are far smaller): htslib
 _FIXED = ("#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO")
@@ -34,14 +33,15 @@ _MAGIC = b"\x1f\x8b\x08\x04"
 _PASS = ("FILTER", "PASS")
 
 
-@dataclass(frozen=True)
 class VcfHeader:
     """What the sites statistics need from a header, as htslib would give it."""
 
-    n_samples: int
-    contigs: tuple[str, ...]  # by htslib contig id
-    defs: dict[tuple[str, str], str]  # {(INFO|FORMAT|FILTER, ID): Type ('' for FILTER)}
-    after_header: int  # virtual offset of the first record
+    def __init__(self, n_samples: int, contigs: tuple[str, ...],
+                 defs: dict[tuple[str, str], str], after_header: int):
+        self.n_samples = n_samples
+        self.contigs = contigs  # by htslib contig id
+        self.defs = defs  # {(INFO|FORMAT|FILTER, ID): Type ('' for FILTER)}
+        self.after_header = after_header  # virtual offset of the first record
 
 
 def _blocks(data: mmap.mmap | bytes, limit: int):

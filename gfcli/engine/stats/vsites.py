@@ -24,11 +24,9 @@ from __future__ import annotations
 import ctypes
 import mmap
 import os
-import pickle
 import signal
 import struct
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from gfcli.engine.bgzf import (
@@ -242,17 +240,20 @@ def _table(names: list[bytes]) -> tuple[Any, Any, Any]:
         "int64", off)
 
 
-@dataclass(frozen=True)
 class Tables:
-    """What the kernel needs from the header and the options (picklable, small)."""
+    """What the kernel needs from the header and the options. (A plain class: a
+    dataclass costs a run's start-up a millisecond to make.)"""
 
-    n_samples: int
-    contigs: tuple[bytes, ...]  # by htslib contig id
-    keys: tuple[tuple[bytes, int], ...]  # (INFO key, vsites_kernels.K_*)
-    after_header: int  # virtual offset of the first record
-    m_af: int
-    bins: tuple[float, ...]
-    depth: tuple[int, int, int]
+    def __init__(self, n_samples: int, contigs: tuple[bytes, ...],
+                 keys: tuple[tuple[bytes, int], ...], after_header: int, m_af: int,
+                 bins: tuple[float, ...], depth: tuple[int, int, int]):
+        self.n_samples = n_samples
+        self.contigs = contigs  # by htslib contig id
+        self.keys = keys  # (INFO key, vsites_kernels.K_*)
+        self.after_header = after_header  # virtual offset of the first record
+        self.m_af = m_af
+        self.bins = bins
+        self.depth = depth
 
     def arrays(self) -> tuple[Any, ...]:
         """The kernel's table arguments, ctg_slots to bins (COUNT_ARGS order)."""
@@ -460,20 +461,23 @@ class SitesReader:
         return self.count(start, end)
 
 
-@dataclass
 class Plan:
     """One run of the sites statistics: chunks (Chunk objects with start/end virtual
     offsets), the ring primes by chunk start, and what a chunk the kernel refuses is
-    counted with instead (`fallback(chunk)` -> a VariantStats, in the process that met it)."""
+    counted with instead (`fallback(chunk)` -> a VariantStats, in the process that met it);
+    `required`: a refused chunk is an error instead (tests: the kernel really ran)."""
 
-    path: str
-    display: str
-    tabs: Tables
-    layout: Layout
-    chunks: Sequence[Any]
-    primes: dict[int, int]
-    fallback: Callable[[Any], Any]
-    required: bool = False  # a refused chunk is an error (tests: the kernel really ran)
+    def __init__(self, path: str, display: str, tabs: Tables, layout: Layout,
+                 chunks: Sequence[Any], primes: dict[int, int],
+                 fallback: Callable[[Any], Any], required: bool = False):
+        self.path = path
+        self.display = display
+        self.tabs = tabs
+        self.layout = layout
+        self.chunks = chunks
+        self.primes = primes
+        self.fallback = fallback
+        self.required = required
 
 
 class Result:
@@ -544,6 +548,7 @@ def run(plan: Plan, processes: int) -> Result | Pending:
 
 
 _CLAIM = struct.Struct("<i")
+_REPORT = struct.Struct("<qq")  # qual_hi, then what follows: 0 nothing, 1 partials, 2 error
 
 
 class Pending:
@@ -588,14 +593,21 @@ class Pending:
                 return _CLAIM.unpack(data)[0] if len(data) == _CLAIM.size else None
 
             try:
-                message = ("ok", _work(self.plan, self.mem, block, claim))
+                qual_hi, partials = _work(self.plan, self.mem, block, claim)
+                # pickle (a few ms to import) only for chunks htslib counted
+                data = _REPORT.pack(qual_hi, 1 if partials else 0)
+                if partials:
+                    import pickle
+
+                    data += pickle.dumps(partials)
             except BaseException as exc:  # noqa: BLE001 - handed to the parent
+                import pickle
+
                 code = 1
-                message = ("error", exc)
-            try:
-                data = pickle.dumps(message)
-            except Exception:  # noqa: BLE001
-                data = pickle.dumps(("error", DataError(str(message[1]))))
+                try:
+                    data = _REPORT.pack(0, 2) + pickle.dumps(exc)
+                except Exception:  # noqa: BLE001 - an exception that does not pickle
+                    data = _REPORT.pack(0, 2) + pickle.dumps(DataError(str(exc)))
             view = memoryview(data)
             while view:
                 view = view[os.write(back_w, view):]
@@ -620,18 +632,23 @@ class Pending:
                 os.close(back)
                 self.children.pop(0)
                 _, status = os.waitpid(pid, 0)
+                data = b"".join(chunks)
                 try:
-                    kind, payload = pickle.loads(b"".join(chunks))
+                    qual_hi, kind = _REPORT.unpack_from(data)
+                    if kind:
+                        import pickle
+
+                        payload = pickle.loads(data[_REPORT.size:])
                 except Exception:  # noqa: BLE001 - died before it could say
-                    kind, payload = "error", DataError(
+                    qual_hi, kind, payload = 0, 2, DataError(
                         f"a worker process ended without its result (status {status})",
                         path=self.plan.display)
-                if kind == "error":
+                if kind == 2:
                     error = payload
                     break
-                qual_hi, partials = payload
                 result.qual_hi = max(result.qual_hi, qual_hi)
-                result.partials.extend(partials)
+                if kind == 1:
+                    result.partials.extend(payload)
         finally:
             self.kill()
         if error is not None:
