@@ -1,15 +1,20 @@
-"""flagstat's hot kernels as native code loaded without numba (see `nativekit`).
+"""flagstat's hot kernels as native code loaded without numba.
 
-If anything in that path fails, `load` returns None and callers use the numba kernels.
+First choice: shared libraries linked once per machine by the system C compiler and loaded
+with ctypes (`sharedlib`, ~1 ms); without a compiler, llvmlite's MCJIT (`nativekit`, which
+imports llvmlite and hashlib: ~100 ms per run); if both fail (or GFCLI_NO_NATIVE=1), `load`
+returns None and callers use the numba kernels.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 from collections.abc import Callable
 from typing import Any
 
-from gfcli.engine.bam.nativekit import I64, KernelSet, P
+I64 = ctypes.c_int64
+P = ctypes.c_void_p
 
 # name -> ctypes prototype (all arguments are addresses or int64)
 SIGNATURES: dict[str, tuple[Any, ...]] = {
@@ -47,14 +52,36 @@ def _build() -> dict[str, Any]:
 
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
-KERNELS = KernelSet(
-    "native",
-    [os.path.join(_HERE, "kernels.py"), os.path.abspath(__file__)],
-    SIGNATURES,
-    _build,
-)
+SOURCES = [os.path.join(_HERE, "kernels.py"), os.path.abspath(__file__)]
+BUILD_TAG = "flagstat-x86-64-baseline-1"  # bumped when the way the libraries are built changes
+
+_LOADED: list[dict[str, Callable[..., int]] | None] = []  # one entry once load() has run
+
+
+def _load_shared() -> dict[str, Callable[..., int]]:
+    from gfcli.engine.bam.sharedlib import load_set
+
+    return load_set("native", SOURCES, BUILD_TAG, SIGNATURES, _build)
+
+
+def _load_mcjit() -> dict[str, Callable[..., int]] | None:
+    from gfcli.engine.bam.nativekit import KernelSet
+
+    return KernelSet("native", SOURCES, SIGNATURES, _build).load()
 
 
 def load() -> dict[str, Callable[..., int]] | None:
-    """The native kernels by name, building them on first use; None if unavailable."""
-    return KERNELS.load()
+    """The native kernels by name, building them on first use; None if unavailable.
+    Loaded once per process (forked workers inherit them)."""
+    if _LOADED:
+        return _LOADED[0]
+    kernels: dict[str, Callable[..., int]] | None = None
+    if not os.environ.get("GFCLI_NO_NATIVE"):
+        try:
+            kernels = _load_shared()
+        except Exception:
+            kernels = None
+        if kernels is None:
+            kernels = _load_mcjit()
+    _LOADED.append(kernels)
+    return kernels
