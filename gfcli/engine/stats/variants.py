@@ -561,19 +561,24 @@ def _header_info(st) -> dict:
 
 
 def header_defs(text: str) -> dict:
-    """INFO/FORMAT/FILTER definitions of header text as htslib formats it (the values
-    split at commas, the first of a key kept, the last line of an ID winning)."""
+    """INFO/FORMAT/FILTER definitions of header text as htslib formats it: {(kind, id):
+    Type} (quoted values whole, as htslib splits them; the first of a key kept, the last
+    line of an ID winning)."""
+    from gfcli.engine.stats.vcfheader import attributes
+
     defs: dict[tuple[str, str], str] = {}
     for line in text.splitlines():
         for kind in ("INFO", "FORMAT", "FILTER"):
             prefix = f"##{kind}=<"
             if line.startswith(prefix):
-                body = line[len(prefix):]
-                fields = {}
-                for part in body.split(","):
-                    if "=" in part:
-                        k, v = part.split("=", 1)
-                        fields.setdefault(k, v)
+                body = line[len(prefix):].removesuffix(">")
+                pairs = attributes(body)
+                if pairs is None:  # not htslib's split: commas, as before
+                    pairs = [tuple(part.split("=", 1)) for part in body.split(",")
+                             if "=" in part]
+                fields: dict[str, str] = {}
+                for k, v in pairs:
+                    fields.setdefault(k, v)
                 if "ID" in fields:
                     defs[(kind, fields["ID"])] = fields.get("Type", "")
     return defs

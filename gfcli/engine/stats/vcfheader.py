@@ -7,13 +7,14 @@ first record starts. The header's BGZF blocks are plain text: `read_header` infl
 and parses the lines itself.
 
 It answers only for headers it reads exactly as htslib would (and as `variants.compute`
-reads htslib's header, `bcf_hdr_format` text split by commas); anything unusual gives
+reads htslib's header: `bcf_hdr_format` text split by `attributes`); anything unusual gives
 None and the caller asks htslib: a first line other than ##fileformat, CR or non-ASCII
-bytes, an empty line, a structured INFO/FORMAT/FILTER/contig line that is malformed, has
-quotes or backslashes where they change a naive reading, an IDX= attribute, a repeated ID,
-an unknown Type, contig names outside plain printable ASCII, no ##contig line at all (htslib
-then adds contigs as records name them), repeated sample names, or a #CHROM line other
-than the eight fixed columns (plus FORMAT and at least one sample).
+bytes, an empty line, a structured INFO/FORMAT/FILTER/contig line that is malformed or
+has a quoted ID, an IDX= attribute, a repeated key or ID, an unknown Type, contig names
+outside plain printable ASCII, no ##contig line at all (htslib then adds contigs as
+records name them), repeated sample names, or a #CHROM line other than the eight fixed
+columns (plus FORMAT and at least one sample). The caller also leaves to htslib a file
+whose tabix index names contigs the header does not (htslib adds them).
 """
 
 from __future__ import annotations
@@ -118,36 +119,40 @@ def _next_block(data: mmap.mmap, address: int) -> int:
     return struct.unpack_from("<H", data, address + 16)[0] + 1
 
 
-def _attributes(body: str) -> list[tuple[str, str]] | None:
-    """key=value pairs of a structured line's <...> body (without the brackets), values
-    kept as written; None when malformed or when quotes/backslashes appear (a naive
-    comma split, as variants.compute reads htslib's text, could then read it otherwise)."""
-    if '"' in body or "\\" in body:
-        # quoted values only in the Description (the usual case): cut it off first
-        head, sep, rest = body.partition(',Description="')
-        if not sep or '"' in head or "\\" in head:
-            return None
-        close = rest.find('"')
-        if close < 0 or "\\" in rest:
-            return None
-        tail = rest[close + 1:]
-        if '"' in tail or (tail and not tail.startswith(",")):
-            return None
-        if "," in rest[:close] and "=" in rest[:close]:
-            return None  # a comma split would see a key=value inside the description
-        pairs = _attributes(head)
-        if pairs is None:
-            return None
-        more = _attributes(tail[1:]) if tail else []
-        if more is None:
-            return None
-        return [*pairs, ("Description", rest[:close]), *more]
+def attributes(body: str) -> list[tuple[str, str]] | None:
+    """key=value pairs of a structured line's <...> body (without the brackets), as
+    htslib's bcf_hdr_parse_line splits them: a value in double quotes runs to the closing
+    quote (a backslash escapes the next character) and keeps its quotes. None when
+    malformed."""
     pairs = []
-    for part in body.split(","):
-        key, eq, value = part.partition("=")
-        if not eq or not key or not all(c.isalnum() or c in "_." for c in key):
+    i = 0
+    n = len(body)
+    while i < n:
+        eq = body.find("=", i)
+        if eq < 0:
             return None
-        pairs.append((key, value))
+        key = body[i:eq]
+        if not key or not all(c.isalnum() or c in "_." for c in key):
+            return None
+        j = eq + 1
+        if j < n and body[j] == '"':
+            k = j + 1
+            while k < n and body[k] != '"':
+                k += 2 if body[k] == "\\" else 1
+            if k >= n:
+                return None
+            end = k + 1
+        else:
+            end = body.find(",", j)
+            end = n if end < 0 else end
+            if '"' in body[j:end]:
+                return None
+        pairs.append((key, body[j:end]))
+        if end < n and body[end] != ",":
+            return None
+        i = end + 1
+        if end == n - 1:
+            return None  # a trailing comma
     return pairs
 
 
@@ -187,7 +192,7 @@ def read_header(path: str) -> VcfHeader | None:
             continue
         if not value.startswith("<") or not value.endswith(">"):
             return None
-        pairs = _attributes(value[1:-1])
+        pairs = attributes(value[1:-1])
         if pairs is None:
             return None
         keys = [k for k, _ in pairs]
@@ -195,7 +200,7 @@ def read_header(path: str) -> VcfHeader | None:
             return None
         fields = dict(pairs)
         ident = fields["ID"]
-        if not ident:
+        if not ident or '"' in ident or "\\" in ident:
             return None
         if key == "contig":
             if not _contig_ok(ident) or ident in seen_contigs or keys[0] != "ID":
