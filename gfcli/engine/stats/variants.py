@@ -972,12 +972,16 @@ def _count_sites(req: StatsRequest, inp, settings: Settings, contigs: list[str],
                        primes, fallback, SITES_TEXT_REQUIRED)
     vsites.preload()  # before the workers fork: they share the loaded kernel
     running = vsites.run(plan, req.threads)
-    # the parent's share while the workers count: numpy, the renderer and its header
-    acc = VariantStats(settings, [display], contigs)
-    from gfcli.engine.stats import vtext
+    try:
+        # the parent's share while the workers count: numpy, the renderer and its header
+        acc = VariantStats(settings, [display], contigs)
+        from gfcli.engine.stats import vtext
 
-    vtext.htslib_version()
-
+        vtext.htslib_version()
+    except BaseException:  # Ctrl-C (or an error) before the wait: the workers stop too
+        if isinstance(running, vsites.Pending):
+            running.kill()
+        raise
     result = running.wait() if isinstance(running, vsites.Pending) else running
     layout = result.layout
     for block in range(result.n_blocks):
