@@ -118,13 +118,13 @@ def _cttz(typingctx, x):
     return sig, codegen
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _zero_bytes(x):
     """The high bit of every zero byte of x (exact: no borrow between bytes)."""
     return ~(((x & LOW7) + LOW7) | x | LOW7)
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _next2(buf, j, end, w1, w2):
     """The first position >= j before `end` holding either byte (w1, w2: the byte in every
     lane), or `end`."""
@@ -138,7 +138,7 @@ def _next2(buf, j, end, w1, w2):
     return end
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _hash(buf, a, b):
     h = np.uint32(2166136261)
     for i in range(a, b):
@@ -146,7 +146,7 @@ def _hash(buf, a, b):
     return np.int64(h)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _find(buf, a, b, slots, names, offs):
     """Index of buf[a:b] in an open-addressing table (slots hold entry + 1, 0 = empty)."""
     mask = slots.size - 1
@@ -169,7 +169,7 @@ def _find(buf, a, b, slots, names, offs):
         h = (h + 1) & mask
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _int_token(buf, a, b):
     """(ok, missing, value) of one integer of an Integer INFO tag: '' and '.' are missing;
     else an optional '-' and 1-10 digits within int32's usable range."""
@@ -192,7 +192,7 @@ def _int_token(buf, a, b):
     return True, False, v
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _qual(buf, a, b, p10):
     """(ok, QUAL as float32; NaN when '.')."""
     if b - a == 1 and buf[a] == DOT:
@@ -227,7 +227,7 @@ def _qual(buf, a, b, p10):
     return True, np.float32(d)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _qual_bin(qual):
     """bcftools' QUAL bin: iqual = 1 + (int)(QUAL*10) in C (a float product; x86 makes an
     out-of-range conversion INT_MIN), then dist_t(5)'s bin of iqual as uint32: exact up to
@@ -251,7 +251,7 @@ def _qual_bin(qual):
     return 100000 + 90000 * (level - 1) + (value - p10) // step
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _missing_as(vmin, vmax, nv):
     """The missing value as `update` reads it back from htslib's encoding of the vector."""
     if nv == 1 or (vmax <= 127 and vmin >= -120):
@@ -261,7 +261,7 @@ def _missing_as(vmin, vmax, nv):
     return np.int64(INT32_MISSING)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def count_lines(ints, buf, ctg_slots, ctg_names, ctg_off, key_names, key_off, key_role,
                 key_first, p10, bins, cols, scratch, sn, af_ts, af_tv, af_snps, af_indels, qual_ts,
                 qual_tv, qual_in, ins, dels, subst, dp_site, chrom, maf, ring, ring_state,
