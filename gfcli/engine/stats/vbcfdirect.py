@@ -8,13 +8,16 @@ per-sample offsets pointing into that buffer: the statistics kernel reads the re
 they were inflated, nothing is copied. A record cut by the end of the buffer is carried into
 the next one.
 
+Runs of blocks are inflated by one native call each (`bgzf_native`: no Python per block);
+without it (no C compiler, GFCLI_NO_NATIVE_INFLATE=1) block by block (`bgzf.append_block`).
+
 Used for BCF files (not streams) whose chunks are offset ranges, without -t/-T targets; the
 rest goes through htslib (`vcfraw`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import numpy as np
 
@@ -45,6 +48,9 @@ class DirectReader:
         self.display = display
         self.src = map_file(path)
         self.inflater = Inflater(self.src)
+        from gfcli.engine import bgzf_native
+
+        self.native = bgzf_native.inflater(self.src, display)
         self.buf = np.empty(PIECE_BYTES + (1 << 17), np.uint8)
         self.heads = np.empty((BATCH_RECORDS, HEAD_BYTES), np.uint8)
         self.s_off = np.empty(BATCH_RECORDS + 1, np.int64)
@@ -54,6 +60,77 @@ class DirectReader:
     def batches(self, start: int, end: int | None) -> Iterator[RawBatch]:
         """RawBatches of the records in [start, end) (virtual offsets); each is valid until
         the next is asked for."""
+        if self.native is not None:
+            return self._native_batches(start, end)
+        return self._block_batches(start, end)
+
+    def _split(self, split, fill: int, pos: int) -> Generator[RawBatch, None, int]:
+        """The batches of the whole records in buf[pos:fill]; returns where the first
+        record it could not take starts."""
+        while pos < fill:
+            split(self.buf, pos, fill, self.heads, self.s_off, self.i_off, self.out)
+            n, nxt = int(self.out[0]), int(self.out[1])
+            if n == 0:
+                break
+            yield RawBatch(n, self.heads[:n], self.s_off[:n + 1], self.buf,
+                           self.i_off[:n + 1], self.buf)
+            pos = nxt
+        return pos
+
+    def _native_batches(self, start: int, end: int | None) -> Iterator[RawBatch]:
+        from gfcli.engine.bgzf_native import END, FULL, STOP
+        from gfcli.engine.stats import vnative
+
+        split = vnative.split_bcf()
+        native, src = self.native, self.src
+        address, lo = split_voffset(start)
+        end_addr, end_within = split_voffset(end) if end is not None else (None, 0)
+        # blocks at or past `stop` are not read; the end block is read when the range ends
+        # inside it
+        stop = None if end_addr is None else end_addr + (1 if end_within else 0)
+        dropped = address
+        fill = 0
+        pos = lo  # the range's first bytes in its first block belong to the chunk before
+        piece = FIRST_PIECE_BYTES
+        while True:
+            if address - dropped >= DROP_BYTES:
+                dropped = drop_mapped_pages(src, dropped, address)
+            if len(self.buf) - fill < (1 << 17):
+                # a record longer than the buffer: grow it (the carried bytes stay)
+                grown = np.empty(2 * len(self.buf), np.uint8)
+                grown[:fill] = self.buf[:fill]
+                self.buf = grown
+            run = native.inflate(address, self.buf, fill, target=max(piece, fill + 1),
+                                 stop_address=stop)
+            piece = PIECE_BYTES
+            done = run.reason in (END, STOP)
+            fill = run.fill
+            address = run.address
+            if end_within and run.addresses and run.addresses[-1] == end_addr:
+                fill = min(run.starts[-1] + end_within, fill)
+                done = True
+            if run.reason == FULL and not run.addresses:
+                # the next block does not fit behind the carried bytes: grow and retry
+                grown = np.empty(2 * len(self.buf), np.uint8)
+                grown[:fill] = self.buf[:fill]
+                self.buf = grown
+                continue
+            if pos > fill:  # the first block ended before `lo` (a malformed offset)
+                pos = fill
+            pos = yield from self._split(split, fill, pos)
+            rest = fill - pos
+            if done:
+                drop_mapped_pages(src, dropped, address)
+                if rest:
+                    raise DataError("truncated BCF record at the end of the input",
+                                    path=self.display)
+                return
+            if rest:
+                self.buf[:rest] = self.buf[pos:fill].copy()
+            fill = rest
+            pos = 0
+
+    def _block_batches(self, start: int, end: int | None) -> Iterator[RawBatch]:
         from gfcli.engine.stats import vnative
 
         split = vnative.split_bcf()

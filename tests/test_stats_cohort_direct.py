@@ -1,0 +1,118 @@
+"""The direct BCF reader of `gfcli stats` (`vbcfdirect.DirectReader`): runs of BGZF blocks
+inflated natively (`bgzf_native`) give the same records, batch heads and counts as the
+block-by-block Python path, for ranges that start and end inside blocks, with pieces far
+smaller than a record (the buffer grows), and through the CLI with many chunks.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import test_stats_cohort_fast as cf  # noqa: E402
+import variant_data as vd  # noqa: E402
+
+np = pytest.importorskip("numpy")
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory):
+    d = tmp_path_factory.mktemp("stats_direct")
+    plain = vd.write_vcf(str(d / "c.vcf"), cf._cohort(11, 1200, 30, "mixed"))
+    return vd.to_bcf(plain, str(d / "c.bcf"))
+
+
+def _record_offsets(path: str) -> list[int]:
+    """The virtual offset of every record (a record starting at a block's end: the next
+    block's start, as the chunk planner normalises it)."""
+    from gfcli.engine import bgzf
+
+    src = bgzf.map_file(path)
+    inflater = bgzf.Inflater(src)
+    buf = np.empty(1 << 17, np.uint8)
+    data = bytearray()
+    blocks = []  # (address, uncompressed start)
+    address = 0
+    while address < len(src):
+        total = bgzf.block_size(src, address)
+        isize = bgzf.block_isize(src, address, total)
+        inflater.inflate_into(address, total, buf, 0, buf.ctypes.data)
+        if isize:
+            blocks.append((address, len(data)))
+        data += bytes(buf[:isize])
+        address += total
+    pos = 9 + int.from_bytes(data[5:9], "little")
+    out = []
+    k = 0
+    while pos < len(data):
+        while k + 1 < len(blocks) and blocks[k + 1][1] <= pos:
+            k += 1
+        out.append(blocks[k][0] << 16 | (pos - blocks[k][1]))
+        pos += 8 + int.from_bytes(data[pos:pos + 4], "little") + int.from_bytes(
+            data[pos + 4:pos + 8], "little")
+    return out
+
+
+def _ranges(offsets: list[int]) -> list[tuple[int, int | None]]:
+    """Record-aligned ranges of 1 to ~150 records, most starting inside a block."""
+    cuts = [0]
+    step = 1
+    while cuts[-1] + step < len(offsets):
+        cuts.append(cuts[-1] + step)
+        step = step * 3 % 151 + 1
+    out = [(offsets[a], offsets[b]) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+    out.append((offsets[cuts[-1]], None))
+    assert len(out) > 10 and sum(1 for a, _ in out if a & 0xFFFF) > 5
+    return out
+
+
+def _records(reader, start: int, end: int | None) -> list[bytes]:
+    got = []
+    for batch in reader.batches(start, end):
+        s = batch.s_off
+        for i in range(batch.n):
+            stop = s[i + 1] - 32 if i + 1 < batch.n else s[batch.n]
+            got.append(bytes(batch.heads[i]) + bytes(batch.shared[s[i] - 32:stop]))
+    return got
+
+
+@pytest.mark.parametrize("piece", [0, 1 << 10])
+def test_native_runs_equal_block_loop(cohort, monkeypatch, piece):
+    from gfcli.engine import bgzf_native
+    from gfcli.engine.stats import vbcfdirect
+
+    if not bgzf_native.available():
+        pytest.skip("no native inflater here")
+    if piece:  # pieces and buffer far smaller than the records: every grow path runs
+        monkeypatch.setattr(vbcfdirect, "PIECE_BYTES", piece)
+        monkeypatch.setattr(vbcfdirect, "FIRST_PIECE_BYTES", piece // 4)
+    offsets = _record_offsets(cohort)
+    after = offsets[0]
+    native = vbcfdirect.DirectReader(cohort, "c.bcf")
+    loop = vbcfdirect.DirectReader(cohort, "c.bcf")
+    loop.native = None
+    if piece:
+        native.buf = np.empty(piece, np.uint8)
+        loop.buf = np.empty(piece, np.uint8)
+    assert native.native is not None
+    whole = _records(loop, after, None)
+    assert len(whole) == 1200
+    assert _records(native, after, None) == whole
+    parts: list[bytes] = []
+    for start, end in _ranges(offsets):
+        got = _records(native, start, end)
+        assert got == _records(loop, start, end), (start, end)
+        parts += got
+    assert parts == whole
+
+
+def test_cli_native_equals_block_loop(cohort):
+    expected = cf._body(cf._bcftools("-s", "-", cohort))
+    small = {"GFCLI_CHUNK_BYTES": "3000"}
+    for env in ({}, {"GFCLI_NO_NATIVE_INFLATE": "1"}):
+        for threads in ("1", "2"):
+            got = cf._body(cf._gfcli("-s", "-", "-@", threads, cohort, env={**small, **env}))
+            assert got == expected, (env, threads)
