@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gfcli.engine.errors import DataError, UsageError
-from gfcli.engine.stats.base import VARIANTS, StatsRequest
+from gfcli.engine.stats.base import TEXT, VARIANTS, StatsRequest
 
 if TYPE_CHECKING:
     import numpy as np
@@ -51,7 +51,8 @@ M_INDEL = 60
 QUAL_EXACT = 100_000
 N_QUAL = QUAL_EXACT + 4 * 90_000 + (2**31 + 1 - 10**9) // 10**5 + 1
 N_HWE = 100
-_QUAL_ARRAYS = frozenset(("qual_ts", "qual_tv", "qual_in"))
+_QUAL_NAMES = ("qual_ts", "qual_tv", "qual_in")
+_QUAL_ARRAYS = frozenset(_QUAL_NAMES)
 N_VAF = 21
 N_MAF = 51
 
@@ -972,17 +973,32 @@ def _count_sites(req: StatsRequest, inp, settings: Settings, contigs: list[str],
                        primes, fallback, SITES_TEXT_REQUIRED)
     vsites.preload()  # before the workers fork: they share the loaded kernel
     running = vsites.run(plan, req.threads)
+    # bcftools' text needs no numpy (vtext.render_lists): its import, a quarter of the
+    # workers' time, would take a core from them
+    plain = req.output_type == TEXT and not req.pretty
     try:
-        # the parent's share while the workers count: numpy, the renderer and its header
-        acc = VariantStats(settings, [display], contigs)
+        # the parent's share while the workers count
         from gfcli.engine.stats import vtext
 
         vtext.htslib_version()
+        if not plain:
+            np.zeros(0)
     except BaseException:  # Ctrl-C (or an error) before the wait: the workers stop too
         if isinstance(running, vsites.Pending):
             running.kill()
         raise
     result = running.wait() if isinstance(running, vsites.Pending) else running
+    if plain and not result.partials and result.qual_hi <= SitesText.MAX_QUAL_BINS:
+        return SitesText(settings, [display], contigs, result)
+    return _sites_stats(settings, [display], contigs, result)
+
+
+def _sites_stats(settings: Settings, files: list[str], contigs: list[str],
+                 result) -> VariantStats:
+    """A VariantStats of vsites' counters (and of the chunks htslib counted)."""
+    from gfcli.engine.stats import vsites
+
+    acc = VariantStats(settings, files, contigs)
     layout = result.layout
     for block in range(result.n_blocks):
         base = block * layout.nbytes
@@ -997,3 +1013,55 @@ def _count_sites(req: StatsRequest, inp, settings: Settings, contigs: list[str],
     for part in result.partials:
         acc += part
     return acc
+
+
+class SitesText:
+    """The counters of a sites run (vsites.Result) that prints bcftools' text without
+    numpy; JSON, --pretty and merging use the VariantStats it makes on first need."""
+
+    kind = VARIANTS
+    MAX_QUAL_BINS = 120_000  # beyond (QUAL > 10**4), summing the bins wants numpy
+
+    def __init__(self, settings: Settings, files: list[str], contigs: list[str], result):
+        self.settings = settings
+        self.files = files
+        self.contigs = contigs
+        self.qual_hi = result.qual_hi
+        self._result = result
+        self._stats: VariantStats | None = None
+
+    def render_text(self, req: StatsRequest) -> str:
+        from itertools import compress
+        from operator import add
+
+        from gfcli.engine.stats import vsites, vtext
+
+        s = self.settings
+        res = self._result
+        lists = {name: res.total(name) for name in vtext.LISTS
+                 if name in vsites.ACC_ARRAYS}
+        for name in vtext.LISTS:
+            if name not in lists:  # not counted without samples
+                (shape,), dtype = _shapes(s)[name]
+                lists[name] = [0.0 if dtype == "float64" else 0] * shape
+        ts, tv, ind = (res.total(name, self.qual_hi) for name in _QUAL_NAMES)
+        # the non-empty bins, with C-level iteration (tens of thousands of bins)
+        used = list(map(add, map(add, ts, tv), ind))
+        quals = tuple(list(compress(values, used)) for values in (range(len(used)), ts, tv,
+                                                                  ind))
+        return vtext.render_lists(self, lists, quals, req)
+
+    def stats(self) -> VariantStats:
+        if self._stats is None:
+            self._stats = _sites_stats(self.settings, self.files, self.contigs, self._result)
+        return self._stats
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in ("_stats", "_result"):
+            raise AttributeError(name)
+        return getattr(self.stats(), name)
+
+    def __iadd__(self, other: Any) -> VariantStats:
+        acc = self.stats()
+        acc += other
+        return acc

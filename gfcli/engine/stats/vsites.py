@@ -491,6 +491,21 @@ class Result:
         self.qual_hi = 0
         self.partials: list[Any] = []
 
+    def block(self, k: int, name: str, n: int | None = None) -> memoryview:
+        """Counter `name` (its first n entries) of process k's block, as int64s."""
+        at = k * self.layout.nbytes + self.layout.offsets[name]
+        size = self.layout.sizes[name] if n is None else n
+        return memoryview(self.mem)[at:at + 8 * size].cast("q")
+
+    def total(self, name: str, n: int | None = None) -> list[int]:
+        """Counter `name` summed over the blocks, as a list (no numpy)."""
+        from operator import add
+
+        out = self.block(0, name, n).tolist()
+        for k in range(1, self.n_blocks):
+            out = list(map(add, out, self.block(k, name, n).tolist()))
+        return out
+
 
 def _work(plan: Plan, mem: Any, block: int, claim: Callable[[], int | None]) -> tuple:
     """Count the chunks `claim` hands out into counter block `block`: (qual_hi, partials)."""

@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
-import numpy as np
+import struct
+from array import array
+from operator import add
+from typing import TYPE_CHECKING, Any
 
 from gfcli.engine.stats.base import StatsRequest
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    class _Numpy:
+        """numpy on first use: sites statistics print their text without it (see
+        `render_lists`)."""
+
+        def __getattr__(self, name: str) -> Any:
+            import numpy
+
+            globals()["np"] = numpy
+            return getattr(numpy, name)
+
+    np = _Numpy()
+
+_F32 = struct.Struct("<f")
 
 SN_HELP = """\
 # SN, Summary numbers:
@@ -96,8 +116,14 @@ VAF_HELP = """\
 """
 
 
+def _f32(x: float) -> float:
+    """x rounded to a float32 (as numpy's float32 holds it)."""
+    return _F32.unpack(_F32.pack(x))[0]
+
+
 def _f2(a: int, b: int) -> str:
-    return f"{np.float32(a) / np.float32(b):.2f}" if b else "0.00"
+    # a float32 division; the double quotient of two float32 values rounds to the same
+    return f"{_f32(_f32(a) / _f32(b)):.2f}" if b else "0.00"
 
 
 def _command_line(req: StatsRequest) -> str:
@@ -152,25 +178,42 @@ def header_lines(acc, req: StatsRequest) -> str:
     )
 
 
+# the counters the text needs as lists (the QUAL bins apart: only the non-empty ones)
+LISTS = ("sn", "af_ts", "af_tv", "af_snps", "af_indels", "ins", "dels", "subst", "dp_gt",
+         "dp_site", "nvaf", "dvaf")
+
+
 def render(acc, req: StatsRequest, *, provenance: bool = True) -> str:
-    s = acc.settings
     a = acc.a
+    qts, qtv, qin = a["qual_ts"], a["qual_tv"], a["qual_in"]
+    hi = getattr(acc, "qual_hi", None)  # bins from qual_hi on are empty (VariantStats)
+    nz = np.flatnonzero(qts[:hi] + qtv[:hi] + qin[:hi])
+    quals = (nz.tolist(), qts[nz].tolist(), qtv[nz].tolist(), qin[nz].tolist())
+    return render_lists(acc, {name: a[name].tolist() for name in LISTS}, quals, req,
+                        provenance=provenance)
+
+
+def render_lists(acc, lists: dict[str, list], quals: tuple[list[int], ...],
+                 req: StatsRequest, *, provenance: bool = True) -> str:
+    """The text from the counters as lists (`LISTS`) and the non-empty QUAL bins (index,
+    ts, tv, indel counts); numpy only for the sections of -u and -s/-S (acc.a)."""
+    s = acc.settings
     out: list[str] = [header_lines(acc, req)] if provenance else []
     w = out.append
-    sn = a["sn"]
+    sn = lists["sn"]
     w(SN_HELP)
     w(f"SN\t0\tnumber of samples:\t{s.n_header_samples}\n")
     labels = ("records", "no-ALTs", "SNPs", "MNPs", "indels", "others", "multiallelic sites",
               "multiallelic SNP sites")
     for i, label in enumerate(labels):
-        w(f"SN\t0\tnumber of {label}:\t{int(sn[i])}\n")
+        w(f"SN\t0\tnumber of {label}:\t{sn[i]}\n")
     w(TSTV_HELP)
-    ts, tv = int(a["af_ts"].sum()), int(a["af_tv"].sum())
-    ts1, tv1 = int(sn[8]), int(sn[9])
+    ts, tv = sum(lists["af_ts"]), sum(lists["af_tv"])
+    ts1, tv1 = sn[8], sn[9]
     w(f"TSTV\t0\t{ts}\t{tv}\t{_f2(ts, tv)}\t{ts1}\t{tv1}\t{_f2(ts1, tv1)}\n")
     w(SIS_HELP)
-    snps, ats, atv, aind = (a["af_snps"].copy(), a["af_ts"].copy(), a["af_tv"].copy(),
-                            a["af_indels"].copy())
+    snps, ats, atv, aind = (list(lists["af_snps"]), list(lists["af_ts"]),
+                            list(lists["af_tv"]), list(lists["af_indels"]))
     w(f"SiS\t0\t1\t{snps[0]}\t{ats[0]}\t{atv[0]}\t{aind[0]}\t0\t0\t{aind[0]}\n")
     for arr in (snps, ats, atv, aind):
         arr[1] += arr[0]
@@ -182,19 +225,19 @@ def render(acc, req: StatsRequest, *, provenance: bool = True) -> str:
         w(f"AF\t0\t{_af_value(i, s.m_af, bins):f}\t{snps[i]}\t{ats[i]}\t{atv[i]}\t{aind[i]}"
           f"\t0\t0\t{aind[i]}\n")
     w(QUAL_HELP)
-    qts, qtv, qin = a["qual_ts"], a["qual_tv"], a["qual_in"]
-    hi = getattr(acc, "qual_hi", None)  # bins from qual_hi on are empty (VariantStats)
-    nz = np.flatnonzero(qts[:hi] + qtv[:hi] + qin[:hi])
+    nz, qts, qtv, qin = quals
     # the bin's value as bcftools prints it: the float 0.1*(beg-1) with one decimal, beg
-    # the bin's first iqual (dist_t(5): exact below 10**5, then 9*10**4 bins a decade)
-    labels = list(map("%.1f".__mod__, (0.1 * (_qual_bin_start(nz) - 1)).astype(
-        np.float32).tolist()))
-    if nz.size and nz[0] == 0:
+    # the bin's first iqual (dist_t(5): exact below 10**5, then 9*10**4 bins a decade),
+    # as a float32 (array("f") rounds each double as numpy's astype does)
+    starts = nz if not nz or nz[-1] < 100_000 else map(_qual_bin_start, nz)
+    labels = list(map("%.1f".__mod__, array("f", map(
+        0.1.__mul__, map((-1).__add__, starts))).tolist()))
+    if nz and nz[0] == 0:
         labels[0] = "."
     # one C-level pass over the lines (a sites VCF has ~20 000 of them)
     w("".join(map("QUAL\t0\t%s\t%d\t%d\t%d\t%d\n".__mod__, zip(
-        labels, (qts[nz] + qtv[nz]).tolist(), qts[nz].tolist(), qtv[nz].tolist(),
-        qin[nz].tolist(), strict=True))))
+        labels, map(add, qts, qtv), qts, qtv, qin, strict=True))))
+    a = acc.a if s.user or s.samples is not None else {}
     for u, (tag, idx, lo, hi, nb, is_float) in enumerate(s.user):
         w(f"# USR:{tag}/{idx}\t[2]id\t[3]{tag}/{idx}\t[4]number of SNPs\t"
           "[5]number of transitions (1st ALT)\t[6]number of transversions (1st ALT)\n")
@@ -207,24 +250,26 @@ def render(acc, req: StatsRequest, *, provenance: bool = True) -> str:
             text = f"{float(val):e}" if is_float else f"{float(val):.0f}"
             w(f"USR:{tag}/{idx}\t0\t{text}\t{uts[j] + utv[j]}\t{uts[j]}\t{utv[j]}\n")
     w(IDD_HELP)
-    nvaf, dvaf = a["nvaf"], a["dvaf"]
-    m = len(a["dels"])
+    nvaf, dvaf = lists["nvaf"], lists["dvaf"]
+    dels, ins = lists["dels"], lists["ins"]
+    m = len(dels)
     with_vaf = s.samples is not None
     for i in range(m - 1, -1, -1):
-        if a["dels"][i]:
-            w(_idd_line(-i - 1, a["dels"][i], m - i - 1, nvaf, dvaf, with_vaf))
+        if dels[i]:
+            w(_idd_line(-i - 1, dels[i], m - i - 1, nvaf, dvaf, with_vaf))
     for i in range(m):
-        if a["ins"][i]:
-            w(_idd_line(i + 1, a["ins"][i], m + i + 1, nvaf, dvaf, with_vaf))
+        if ins[i]:
+            w(_idd_line(i + 1, ins[i], m + i + 1, nvaf, dvaf, with_vaf))
     w(ST_HELP)
+    subst = lists["subst"]
     for t in range(16):
         if t >> 2 == t & 3:
             continue
-        w(f"ST\t0\t{'ACGT'[t >> 2]}>{'ACGT'[t & 3]}\t{a['subst'][t]}\n")
+        w(f"ST\t0\t{'ACGT'[t >> 2]}>{'ACGT'[t & 3]}\t{subst[t]}\n")
     w(DP_HELP)
     lo, hi, _step = s.depth
-    gt, site = a["dp_gt"], a["dp_site"]
-    tot_gt, tot_site = int(gt.sum()), int(site.sum())
+    gt, site = lists["dp_gt"], lists["dp_site"]
+    tot_gt, tot_site = sum(gt), sum(site)
     m_vals = len(gt)
     for i in range(m_vals):
         if gt[i] == 0 and site[i] == 0:
@@ -264,7 +309,7 @@ def _idd_line(length: int, sites: int, b: int, nvaf, dvaf, with_vaf: bool) -> st
 
 def _af_value(i: int, m_af: int, bins) -> float:
     if bins:
-        return (float(np.float32(bins[i])) + float(np.float32(bins[i - 1]))) * 0.5
+        return (_f32(bins[i]) + _f32(bins[i - 1])) * 0.5
     return (i - 1) / (m_af - 1)
 
 
@@ -339,10 +384,10 @@ def pretty(acc, req: StatsRequest, console) -> None:
         console.print(p)
 
 
-def _qual_bin_start(idx: np.ndarray) -> np.ndarray:
-    """The first iqual of each QUAL bin (bcftools' dist_get with npow 5)."""
-    idx = np.asarray(idx, np.int64)
-    level = np.maximum((idx - 100_000) // 90_000 + 1, 1)
+def _qual_bin_start(idx: int) -> int:
+    """The first iqual of QUAL bin `idx` (bcftools' dist_get with npow 5)."""
+    if idx < 100_000:
+        return idx
+    level = (idx - 100_000) // 90_000 + 1
     within = idx - 100_000 - 90_000 * (level - 1)
-    step = 10 ** level
-    return np.where(idx < 100_000, idx, 10 ** (level + 4) + step * within)
+    return 10 ** (level + 4) + 10 ** level * within
