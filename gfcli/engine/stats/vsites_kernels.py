@@ -139,6 +139,29 @@ def _next2(buf, j, end, w1, w2):
 
 
 @njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+def _low_bytes(n):
+    """A mask of the n low bytes of a word (n <= 8)."""
+    return np.uint64(0xFFFFFFFFFFFFFFFF) if n >= 8 else (
+        np.uint64(1) << np.uint64(8 * n)) - np.uint64(1)
+
+
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+def _key_word(key_names, key_off, r, n_keys):
+    """(word, length) of kept key r: its bytes then '=' as a little-endian word; a key
+    that is absent or longer than 7 bytes never matches (length 99)."""
+    if r >= n_keys:
+        return np.uint64(0), np.int64(99)
+    o = key_off[r]
+    kl = key_off[r + 1] - o
+    if kl > 7:
+        return np.uint64(0), np.int64(99)
+    word = np.uint64(EQ) << np.uint64(8 * kl)
+    for u in range(kl):
+        word |= np.uint64(key_names[o + u]) << np.uint64(8 * u)
+    return word, np.int64(kl)
+
+
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _hash(buf, a, b):
     h = np.uint32(2166136261)
     for i in range(a, b):
@@ -167,29 +190,6 @@ def _find(buf, a, b, slots, names, offs):
             if same:
                 return e
         h = (h + 1) & mask
-
-
-@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
-def _int_token(buf, a, b):
-    """(ok, missing, value) of one integer of an Integer INFO tag: '' and '.' are missing;
-    else an optional '-' and 1-10 digits within int32's usable range."""
-    if a == b or (b - a == 1 and buf[a] == DOT):
-        return True, True, np.int64(0)
-    neg = buf[a] == MINUS
-    i = a + 1 if neg else a
-    if i >= b or b - i > 10:
-        return False, False, np.int64(0)
-    v = np.int64(0)
-    for j in range(i, b):
-        c = buf[j]
-        if c < 48 or c > 57:
-            return False, False, np.int64(0)
-        v = v * 10 + (c - 48)
-    if neg:
-        v = -v
-    if v > 2147483647 or v < INT32_LOW:
-        return False, False, np.int64(0)
-    return True, False, v
 
 
 @njit(cache=True, error_model="numpy", _nrt=False)
@@ -278,6 +278,14 @@ def count_lines(ints, buf, ctg_slots, ctg_names, ctg_off, key_names, key_off, ke
     dp_step = ints[I_DP_STEP]
     m_vals = dp_site.size
     n_keys = key_role.size
+    # each kept key as the little-endian word of its bytes then '=' (keys of at most 7
+    # bytes: DP, AC, AN), and the masks of key+'=' and of the key alone: an entry is
+    # matched by one or two word compares instead of byte loops (tuples: no allocation)
+    k_word0, k_len0 = _key_word(key_names, key_off, 0, n_keys)
+    k_word1, k_len1 = _key_word(key_names, key_off, 1, n_keys)
+    k_word2, k_len2 = _key_word(key_names, key_off, 2, n_keys)
+    k_word = (k_word0, k_word1, k_word2)
+    k_len = (k_len0, k_len1, k_len2)
     a_beg = scratch[0]
     a_len = scratch[1]
     a_type = scratch[2]
@@ -418,16 +426,17 @@ def count_lines(ints, buf, ctg_slots, ctg_names, ctg_off, key_names, key_off, ke
                 ke = -1
                 c = buf[s]
                 if at > s and (c == key_first[0] or c == key_first[1] or c == key_first[2]):
+                    w = _load64(buf, s)  # the text is padded: 8 bytes can be read
                     for r in range(n_keys):
-                        o = key_off[r]
-                        kl = key_off[r + 1] - o
-                        if s + kl > at or (s + kl < at and buf[s + kl] != EQ):
-                            continue
-                        hit = True
-                        for u in range(kl):
-                            if key_names[o + u] != buf[s + u]:
-                                hit = False
-                                break
+                        kl = k_len[r]
+                        if kl > 7:
+                            hit = False
+                        elif s + kl < at:  # KEY=
+                            hit = (w & _low_bytes(kl + 1)) == k_word[r]
+                        elif s + kl == at:  # KEY alone
+                            hit = (w & _low_bytes(kl)) == (k_word[r] & _low_bytes(kl))
+                        else:
+                            hit = False
                         if hit:
                             role = key_role[r]
                             ke = s + kl
@@ -451,28 +460,58 @@ def count_lines(ints, buf, ctg_slots, ctg_names, ctg_off, key_names, key_off, ke
                     first = np.int64(0)
                     first_missing = False
                     has_missing = False
-                    v0 = ke + 1
-                    for u in range(ke + 1, t + 1):
-                        if u == t or buf[u] == COMMA:
-                            ok, miss, v = _int_token(buf, v0, u)
-                            if not ok:
+                    u = ke + 1
+                    while True:
+                        # one value, read in the pass that finds its end (',' or t)
+                        v0 = u
+                        neg = u < t and buf[u] == MINUS
+                        if neg:
+                            u += 1
+                        v = np.int64(0)
+                        nd = 0
+                        digits = True
+                        while u < t:
+                            c = buf[u]
+                            if c == COMMA:
+                                break
+                            d = np.int64(c) - 48
+                            if d < 0 or d > 9:
+                                digits = False
+                            else:
+                                v = v * 10 + d
+                                nd += 1
+                            u += 1
+                        miss = u == v0 or (u - v0 == 1 and buf[v0] == DOT)
+                        if not miss:
+                            # '' and '.' are missing; else '-'? and 1-10 digits within
+                            # int32's usable range
+                            if not digits or nd == 0 or nd > 10:
                                 bad = True
                                 break
-                            if nv == 0:
-                                first = v
-                                first_missing = miss
-                            if miss:
-                                has_missing = True
-                            else:
-                                if v < vmin:
-                                    vmin = v
-                                if v > vmax:
-                                    vmax = v
-                            if role == K_AC and nv < acv.size:
-                                # missing marked apart from any value an int32 holds
-                                acv[nv] = N_STALE if miss else v
-                            nv += 1
-                            v0 = u + 1
+                            if neg:
+                                v = -v
+                            if v > 2147483647 or v < INT32_LOW:
+                                bad = True
+                                break
+                        else:
+                            v = np.int64(0)
+                        if nv == 0:
+                            first = v
+                            first_missing = miss
+                        if miss:
+                            has_missing = True
+                        else:
+                            if v < vmin:
+                                vmin = v
+                            if v > vmax:
+                                vmax = v
+                        if role == K_AC and nv < acv.size:
+                            # missing marked apart from any value an int32 holds
+                            acv[nv] = N_STALE if miss else v
+                        nv += 1
+                        if u >= t:
+                            break
+                        u += 1
                     if bad:
                         break
                     if role == K_DP:
