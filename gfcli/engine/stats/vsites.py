@@ -563,21 +563,25 @@ def run(plan: Plan, processes: int) -> Result | Pending:
 
 
 _CLAIM = struct.Struct("<i")
+# claims written to the pipe before any child reads it: within the 4 KiB every Linux pipe
+# holds (with more chunks, a claim is a run of consecutive chunks)
+MAX_CLAIMS = 4096 // _CLAIM.size
 _REPORT = struct.Struct("<qq")  # qual_hi, then what follows: 0 nothing, 1 partials, 2 error
 
 
 class Pending:
-    """Forked processes counting a plan's chunks: each takes the next chunk index from a
-    pipe (reads of 4 bytes are atomic), counts into its own block of a shared mapping and
-    sends back (qual_hi, partials) or the error it met, pickled, on its own pipe."""
+    """Forked processes counting a plan's chunks: each takes the next claim (a chunk, or a
+    run of `per` chunks) from a pipe (reads of 4 bytes are atomic), counts into its own
+    block of a shared mapping and sends back (qual_hi, partials) or the error it met,
+    pickled, on its own pipe."""
 
     def __init__(self, plan: Plan, processes: int):
-        if _CLAIM.size * len(plan.chunks) > 65536:
-            raise ValueError("too many chunks for the claim pipe")  # callers plan fewer
         self.plan = plan
+        self.per = -(-len(plan.chunks) // MAX_CLAIMS)
         self.mem = mmap.mmap(-1, processes * plan.layout.nbytes)  # shared with the children
         claim_r, claim_w = os.pipe()
-        os.write(claim_w, b"".join(_CLAIM.pack(k) for k in range(len(plan.chunks))))
+        claims = -(-len(plan.chunks) // self.per)
+        os.write(claim_w, b"".join(_CLAIM.pack(k) for k in range(claims)))
         os.close(claim_w)
         self.children: list[tuple[int, int]] = []  # (pid, result pipe)
         try:
@@ -603,9 +607,17 @@ class Pending:
             for _, other in self.children:
                 os.close(other)
 
+            queue: list[int] = []
+            per, n = self.per, len(self.plan.chunks)
+
             def claim() -> int | None:
-                data = os.read(claim_r, _CLAIM.size)
-                return _CLAIM.unpack(data)[0] if len(data) == _CLAIM.size else None
+                if not queue:
+                    data = os.read(claim_r, _CLAIM.size)
+                    if len(data) != _CLAIM.size:
+                        return None
+                    first = _CLAIM.unpack(data)[0] * per
+                    queue.extend(range(min(first + per, n) - 1, first - 1, -1))
+                return queue.pop()
 
             try:
                 qual_hi, partials = _work(self.plan, self.mem, block, claim)
