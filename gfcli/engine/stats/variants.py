@@ -4,10 +4,12 @@
 index regions, or one stream), reads each chunk into raw record batches (`vcfraw`), runs
 the numba kernels (`vkernels.update`) over them and returns a `VariantStats`. Sites
 statistics of BGZF VCF text (no -s/-S, -i/-e, -t/-T, -r/-R, -f, -u, --af-tag) skip htslib's
-parser: `vsites` counts the inflated lines with one precompiled kernel, and hands a chunk
-back to the htslib path at the first line it cannot read exactly. Chunk
-results are added with `+=`, in any order, so `-@ N` equals `-@ 1` and JSON partials of
-shards merge into what one pass prints.
+parser: `vsites` counts the inflated lines with one precompiled kernel in forked workers,
+and hands a chunk back to the htslib path at the first line it cannot read exactly. Their
+header is read by `vcfheader` (htslib's for anything unusual), so neither pysam nor numpy
+is imported before the workers start, and bcftools' text is printed without numpy
+(`SitesText`). Chunk results are added with `+=`, in any order, so `-@ N` equals `-@ 1`
+and JSON partials of shards merge into what one pass prints.
 
 The text output is bcftools 1.24's: sections ID, SN, TSTV, SiS, AF, QUAL, [USR], IDD, ST,
 DP and, with -s/-S, PSC, PSI, HWE and VAF (when the header defines FORMAT/AD). Only the

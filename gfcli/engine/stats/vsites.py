@@ -14,9 +14,18 @@ x86-64 object -> `cc -shared`) and loaded by ctypes, so a run imports neither nu
 llvmlite; without a C compiler llvmlite's MCJIT loads it, and without llvmlite numba runs it.
 
 The kernel accepts only lines it reads exactly as htslib would; at the first other line it
-stops and the caller gives the whole chunk to the htslib path (`Unsupported`). Used for
-BGZF VCF files (not streams) when no option needs more than the sites: no -s/-S, -i/-e,
--t/-T, -r/-R, -f, -u, --af-tag.
+stops (`Unsupported`): the chunk's lines counted so far are counted again apart and taken
+off, and the caller's htslib path counts the whole chunk. Used for BGZF VCF files (not
+streams) when no option needs more than the sites: no -s/-S, -i/-e, -t/-T, -r/-R, -f, -u,
+--af-tag.
+
+A run (`run`) needs neither numpy nor a process pool: with -@ N it forks N workers as
+soon as the header is read (`vcfheader`) and the chunks planned. Each takes chunk numbers
+from a pipe, counts into its own block of int64 counters in one shared anonymous mapping
+(`Layout`; ctypes arrays, the kernel called through address tables) and reports back on
+its own pipe only the highest QUAL bin it reached, or the VariantStats of chunks htslib
+counted, or its error. The parent meanwhile has nothing to import but the renderer, and
+sums the blocks when the workers are done (`Result`).
 """
 
 from __future__ import annotations
