@@ -360,7 +360,11 @@ class SitesReader:
                                              strict=True):
             self._set(name, obj, length)
         self._set("cols", _array("int64", 16), 16)
-        self._set("scratch", _array("int64", 7 * SCRATCH_W), 7 * SCRATCH_W, SCRATCH_W)
+        # 3.5 MiB of which a line uses a few entries a row: mapped, not zeroed (the pages
+        # a run never touches cost nothing)
+        scratch = (ctypes.c_int64 * (7 * SCRATCH_W)).from_buffer(
+            mmap.mmap(-1, 8 * 7 * SCRATCH_W))
+        self._set("scratch", scratch, 7 * SCRATCH_W, SCRATCH_W)
         self._set("ring", self.ring, RING * RING_W, RING_W)
         self._set("ring_state", self.ring_state, 1)
         self._set("out", self.out, 5)
