@@ -583,22 +583,26 @@ _REPORT = struct.Struct("<qq")  # qual_hi, then what follows: 0 nothing, 1 parti
 
 
 class Pending:
-    """Forked processes counting a plan's chunks: each takes the next claim (a chunk, or a
-    run of `per` chunks) from a pipe (reads of 4 bytes are atomic), counts into its own
-    block of a shared mapping and sends back (qual_hi, partials) or the error it met,
-    pickled, on its own pipe."""
+    """A plan's chunks counted by this process and `processes - 1` forked ones: each takes
+    the next claim (a chunk, or a run of `per` chunks) from a pipe (reads of 4 bytes are
+    atomic) and counts into its own block of a shared mapping; a child sends back
+    (qual_hi, partials) or the error it met on its own pipe. The parent forks, does its own
+    work (imports) and then counts with the children in `wait` (one fork fewer, and no
+    core left to a parent that only waits)."""
 
     def __init__(self, plan: Plan, processes: int):
         self.plan = plan
+        self.processes = processes
         self.per = -(-len(plan.chunks) // MAX_CLAIMS)
         self.mem = mmap.mmap(-1, processes * plan.layout.nbytes)  # shared with the children
         claim_r, claim_w = os.pipe()
         claims = -(-len(plan.chunks) // self.per)
         os.write(claim_w, b"".join(_CLAIM.pack(k) for k in range(claims)))
         os.close(claim_w)
+        self.claim_r: int | None = claim_r
         self.children: list[tuple[int, int]] = []  # (pid, result pipe)
         try:
-            for block in range(processes):
+            for block in range(1, processes):
                 back_r, back_w = os.pipe()
                 pid = os.fork()
                 if pid == 0:  # pragma: no cover - the child (coverage does not follow it)
@@ -609,8 +613,22 @@ class Pending:
         except BaseException:
             self.kill()
             raise
-        finally:
-            os.close(claim_r)
+
+    def _claims(self, claim_r: int) -> Callable[[], int | None]:
+        """The next chunk number this process counts (None: all are taken)."""
+        queue: list[int] = []
+        per, n = self.per, len(self.plan.chunks)
+
+        def claim() -> int | None:
+            if not queue:
+                data = os.read(claim_r, _CLAIM.size)
+                if len(data) != _CLAIM.size:
+                    return None
+                first = _CLAIM.unpack(data)[0] * per
+                queue.extend(range(min(first + per, n) - 1, first - 1, -1))
+            return queue.pop()
+
+        return claim
 
     def _child(self, block: int, claim_r: int, back_w: int) -> None:  # pragma: no cover
         code = 0
@@ -619,21 +637,8 @@ class Pending:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             for _, other in self.children:
                 os.close(other)
-
-            queue: list[int] = []
-            per, n = self.per, len(self.plan.chunks)
-
-            def claim() -> int | None:
-                if not queue:
-                    data = os.read(claim_r, _CLAIM.size)
-                    if len(data) != _CLAIM.size:
-                        return None
-                    first = _CLAIM.unpack(data)[0] * per
-                    queue.extend(range(min(first + per, n) - 1, first - 1, -1))
-                return queue.pop()
-
             try:
-                qual_hi, partials = _work(self.plan, self.mem, block, claim)
+                qual_hi, partials = _work(self.plan, self.mem, block, self._claims(claim_r))
                 # pickle (a few ms to import) only for chunks htslib counted
                 data = _REPORT.pack(qual_hi, 1 if partials else 0)
                 if partials:
@@ -657,10 +662,14 @@ class Pending:
             os._exit(code)
 
     def wait(self) -> Result:
-        """The children's counters, once all have finished; their first error raised."""
-        result = Result(self.mem, len(self.children), self.plan.layout)
+        """This process's share of the counting, then the children's counters once all
+        have finished; the first error raised."""
+        result = Result(self.mem, self.processes, self.plan.layout)
         error: BaseException | None = None
         try:
+            assert self.claim_r is not None
+            result.qual_hi, result.partials = _work(self.plan, self.mem, 0,
+                                                    self._claims(self.claim_r))
             while self.children:
                 pid, back = self.children[0]
                 chunks = []
@@ -697,6 +706,9 @@ class Pending:
 
     def kill(self) -> None:
         """Stop the children still running (an error or Ctrl-C in the parent)."""
+        if self.claim_r is not None:
+            os.close(self.claim_r)
+            self.claim_r = None
         for pid, back in self.children:
             try:
                 os.kill(pid, signal.SIGKILL)
