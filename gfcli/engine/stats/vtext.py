@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import struct
 from array import array
-from operator import add
 from typing import TYPE_CHECKING, Any
 
 from gfcli.engine.stats.base import StatsRequest
@@ -230,13 +229,12 @@ def render_lists(acc, lists: dict[str, list], quals: tuple[list[int], ...],
     # the bin's first iqual (dist_t(5): exact below 10**5, then 9*10**4 bins a decade),
     # as a float32 (array("f") rounds each double as numpy's astype does)
     starts = nz if not nz or nz[-1] < 100_000 else map(_qual_bin_start, nz)
-    labels = list(map("%.1f".__mod__, array("f", map(
-        0.1.__mul__, map((-1).__add__, starts))).tolist()))
+    labels = [f"{x:.1f}" for x in array("f", [0.1 * (b - 1) for b in starts]).tolist()]
     if nz and nz[0] == 0:
         labels[0] = "."
-    # one C-level pass over the lines (a sites VCF has ~20 000 of them)
-    w("".join(map("QUAL\t0\t%s\t%d\t%d\t%d\t%d\n".__mod__, zip(
-        labels, map(add, qts, qtv), qts, qtv, qin, strict=True))))
+    # comprehensions, not map(str.__mod__): half the time for ~20 000 lines
+    w("".join([f"QUAL\t0\t{q}\t{t_s + t_v}\t{t_s}\t{t_v}\t{t_i}\n"
+               for q, t_s, t_v, t_i in zip(labels, qts, qtv, qin, strict=True)]))
     a = acc.a if s.user or s.samples is not None else {}
     for u, (tag, idx, lo, hi, nb, is_float) in enumerate(s.user):
         w(f"# USR:{tag}/{idx}\t[2]id\t[3]{tag}/{idx}\t[4]number of SNPs\t"
