@@ -909,6 +909,7 @@ def _sites_fast(req: StatsRequest, inp) -> VariantStats | None:
             and inp.compression == sniff.BGZF and inp.splittable):
         return None
     from gfcli.engine.stats import vcfheader, vsites
+
     hdr = vcfheader.read_header(inp.name)
     if hdr is None:
         return None
