@@ -562,8 +562,9 @@ def _subtract(accs: dict[str, Any], undo: dict[str, Any]) -> None:
 
 
 def run(plan: Plan, processes: int) -> Result | Pending:
-    """Count the plan's chunks: in this process (processes <= 1: a Result), or in that
-    many forked processes (a Pending: the caller does its own work, then `wait()`)."""
+    """Count the plan's chunks: in this process (processes <= 1: a Result), or in this one
+    and processes - 1 forked ones (a Pending: the caller does its own work, then `wait()`,
+    where it counts its share)."""
     n = len(plan.chunks)
     processes = min(processes, n)
     if processes <= 1:
