@@ -201,6 +201,11 @@ def test_genotype_tables_equal_general_path():
                 np.int16 if dp_t == 2 else np.int8)
             ad = rng.integers(-2, 100, (n, 2)).astype(np.int8)
             ad[::7, 1] = -128  # missing
+            ad[3::11, 1] = -127  # vector end
+            if dp_t == 1:  # missing and vector-end depths, AD above the depth
+                dp[::9] = -128
+                dp[4::13] = -127
+                ad[5::17, 1] = 110
             ibuf = np.concatenate([gt, dp.view(np.uint8), ad.view(np.uint8).reshape(-1)])
             dp_p, ad_p = gt.size, gt.size + dp.nbytes
             sample_idx = np.arange(n, dtype=np.int64)

@@ -25,13 +25,14 @@ from gfcli.engine.stats.vnative import (
     WS_DPS,
     WS_FIXED,
     WS_H8,
-    WS_LIST,
     WS_NDP,
     WS_NEED,
     WS_NFAST,
     WS_OUT,
     WS_PACK,
     WS_PER_SAMPLE,
+    WS_VAF,
+    WS_VAF_READY,
 )
 
 numba = load_numba()
@@ -117,6 +118,18 @@ def _bits_to_f32(typingctx, bits):
     def codegen(cgctx, builder, sig, args):
         low = builder.trunc(args[0], ir.IntType(32))
         return builder.bitcast(low, ir.FloatType())
+
+    return sig, codegen
+
+
+@intrinsic
+def _f32_to_bits(typingctx, value):
+    """The bits of a float32 as a non-negative int64 (the inverse of `_bits_to_f32`)."""
+    sig = types.int64(types.float32)
+
+    def codegen(cgctx, builder, sig, args):
+        bits = builder.bitcast(args[0], ir.IntType(32))
+        return builder.zext(bits, ir.IntType(64))
 
     return sig, codegen
 
@@ -434,9 +447,9 @@ def update_ws(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids, s
               sn, af_ts, af_tv, af_snps, af_indels, qual_ts, qual_tv, qual_in, ins, dels,
               subst, dp_gt, dp_site, nvaf, dvaf, smpl, vaf_snv, vaf_indel, af_hwe, usr_ts,
               usr_tv, chrom, maf, ring, ring_state, skip, scratch, ws):
-    """`update` with its per-sample workspace `ws` (ws_size(samples) int64, zero on entry:
-    the precompiled kernel cannot allocate). Deferred counts are added to `smpl` and
-    `dp_gt` before it returns."""
+    """`update` with its per-sample workspace `ws` (ws_size(samples) int64, zero on the
+    first call: the precompiled kernel cannot allocate). Deferred counts are added to
+    `smpl` and `dp_gt` and zeroed before it returns; the tables stay."""
     _ws_prepare(ws, sample_idx.size, params[P_GT_MISSING_ENDS] != 0)
     r = _update_body(n, heads, s_off, shared, i_off, indiv, params, bins, filter_ids,
                      sample_idx, usr_id, usr_idx, usr_float, usr_min, usr_max, usr_nbins,
@@ -1086,9 +1099,10 @@ def split_bcf(start, end, buf, heads, s_off, i_off, out):
 # Each GT byte becomes a 2-bit code (C1 table: '.', REF, ALT, vector end; anything else,
 # an allele index > 1 or a negative value, is OTHER and sends the record to
 # `_sample_stats`). A genotype is then one of 16 codes c = c0 << 2 | c1 whose class is
-# fixed (CLS). The per-sample loop only reads the two bytes, adds the code's term to a
-# packed sum of the hom-ref/het/hom-alt totals (HWE, singletons) and appends the sample to
-# a list unless it is hom-ref: no branch, no scattered store. The listed genotypes then
+# fixed (CLS); hom-ref is the one code C_HOMRR. The per-sample loop only reads the two
+# bytes and appends the sample to a list unless it is hom-ref: no branch, no scattered
+# store. The listed genotypes (a third on a typical cohort) then add their code's term to
+# a packed sum of the het/hom-alt totals (HWE, singletons; hom-ref ones are the unlisted),
 # add one to their outcome, the per-sample counter set OUT[c] their record gives them
 # (set per record from its ALT), and go through the VAF step. Outcome counts stay in
 # `ws` and are added to `smpl` once per batch, hom-ref counts as the fast records minus
@@ -1098,6 +1112,7 @@ def split_bcf(start, end, buf, heads, s_off, i_off, out):
 # signed indexes around, a compare and a conditional move on every access.
 
 C_MISS, C_REF, C_ALT, C_END, C_OTHER = 0, 1, 2, 3, 16
+C_HOMRR = C_REF << 2 | C_REF  # the only hom-ref genotype code
 PACK_BITS = 21  # fields of the packed class sum (samples per record < 2**21)
 PACK_MASK = (1 << PACK_BITS) - 1
 # outcomes: which per-sample counters (smpl columns) a genotype adds one to
@@ -1119,6 +1134,10 @@ def ws_size(n_sel):
 @njit(cache=True, error_model="numpy", _nrt=False)
 def _ws_prepare(ws, n_sel, missing_ends):
     """The tables that depend on the run only (the counts must already be zero)."""
+    if ws[WS_VAF_READY] == 0:
+        for b in range(1 << 16):
+            ws[WS_VAF + b] = _vaf_entry(b >> 8, b & 255)
+        ws[WS_VAF_READY] = 1
     for b in range(256):
         if b == 0x81 or (missing_ends and b == 0x80):
             ws[WS_C1 + b] = C_END
@@ -1140,7 +1159,6 @@ def _ws_prepare(ws, n_sel, missing_ends):
         else:
             cls = GT_HET_RA
         ws[WS_CLS + c] = cls
-        ws[WS_LIST + c] = 0 if cls == GT_HOM_RR else 1
         if cls == GT_HOM_RR:
             ws[WS_PACK + c] = 1
         elif cls == GT_HET_RA:
@@ -1149,6 +1167,26 @@ def _ws_prepare(ws, n_sel, missing_ends):
             ws[WS_PACK + c] = 1 << (2 * PACK_BITS)
         else:
             ws[WS_PACK + c] = 0
+
+
+VAF_TAKEN = 1 << 41  # _vaf_entry: the VAF step takes the genotype (IDD)
+VAF_INSIDE = 1 << 40  # ... and its fraction is within [0, 1] (VAF histogram)
+
+
+@njit(cache=True, error_model="numpy", _nrt=False)
+def _vaf_entry(ad1, dp):
+    """The VAF step of a genotype whose int8 AD[1] and FORMAT/DP bytes are ad1 and dp, as
+    `_listed` does it: 0 when it is skipped (either missing, vector end or zero), else
+    VAF_TAKEN | the float32 fraction's bits | with VAF_INSIDE its histogram bin << 32."""
+    a1 = ad1 - 256 if ad1 >= 128 else ad1
+    dv = dp - 256 if dp >= 128 else dp
+    if a1 == -128 or a1 == -127 or a1 == 0 or dv == -128 or dv == -127 or dv == 0:
+        return np.int64(0)
+    vaf = np.float32(a1) / np.float32(dv)
+    e = VAF_TAKEN | _f32_to_bits(vaf)
+    if vaf < 0 or vaf > 1:
+        return e
+    return e | VAF_INSIDE | (np.int64(np.rint(np.float32(vaf * np.float32(20)))) << 32)
 
 
 @njit(cache=True, inline="always", error_model="numpy", _nrt=False)
@@ -1302,7 +1340,6 @@ def _sample_fast(ibuf, buf, a_beg, a_len, a_type, a_n, iaf, gt_p, gt_n, dpf_p, d
     codes = WS_FIXED + N_OUT * n_sel
     lst = codes + n_sel
     bad = np.int64(0)
-    packed = np.int64(0)
     m = np.int64(0)
     for s in range(n_sel):
         si = s if ident else sample_idx[_u(s)]
@@ -1314,14 +1351,17 @@ def _sample_fast(ibuf, buf, a_beg, a_len, a_type, a_n, iaf, gt_p, gt_n, dpf_p, d
         bad |= c
         c &= 15
         ws[_u(codes + s)] = c
-        packed += ws[_u(WS_PACK + c)]
         ws[_u(lst + m)] = s
-        m += ws[_u(WS_LIST + c)]
+        m += np.int64(c != C_HOMRR)  # every other code is listed
     if bad >= C_OTHER:
         return False
     ws[WS_NFAST] += 1
     _record_table(ws, buf, a_beg, a_len, a_type, a_n, ad_p >= 0)
-    nref = packed & PACK_MASK
+    nref = n_sel - m
+    packed = np.int64(0)
+    if m:
+        packed = _listed(ibuf, a_type, a_n, dpf_p, dpf_t, dpf_n, ad_p, ad_t, sample_idx,
+                         vaf_snv, vaf_indel, nvaf, dvaf, ws, codes, lst, m, ident)
     nhet = (packed >> PACK_BITS) & PACK_MASK
     nalt = packed >> (2 * PACK_BITS)
     if nhet + nalt == 1:
@@ -1330,9 +1370,6 @@ def _sample_fast(ibuf, buf, a_beg, a_len, a_type, a_n, iaf, gt_p, gt_n, dpf_p, d
             if ws[_u(WS_PACK + ws[_u(codes + s)])] > 1:
                 smpl[s, PS_SNGL] += 1
                 break
-    if m:
-        _listed(ibuf, a_type, a_n, dpf_p, dpf_t, dpf_n, ad_p, ad_t, sample_idx, vaf_snv,
-                vaf_indel, nvaf, dvaf, ws, codes, lst, m)
     tot = nref + nhet + nalt
     if tot:
         het_frac = np.float32(nhet) / np.float32(tot)
@@ -1342,7 +1379,7 @@ def _sample_fast(ibuf, buf, a_beg, a_len, a_type, a_n, iaf, gt_p, gt_n, dpf_p, d
 
 @njit(cache=True, error_model="numpy", _nrt=False)
 def _listed(ibuf, a_type, a_n, dpf_p, dpf_t, dpf_n, ad_p, ad_t, sample_idx, vaf_snv,
-            vaf_indel, nvaf, dvaf, ws, codes, lst, m):
+            vaf_indel, nvaf, dvaf, ws, codes, lst, m, ident):
     """The listed (not hom-ref) genotypes of a biallelic record: their outcome, then the
     VAF/IDD step of `_sample_stats` for those that take ALT 1 (every listed class but
     haploid REF; a missing genotype too, when its AD[1] is a value), in sample order."""
@@ -1355,16 +1392,37 @@ def _listed(ibuf, a_type, a_n, dpf_p, dpf_t, dpf_n, ad_p, ad_t, sample_idx, vaf_
     rows = vaf_snv if a_type[1] & VT_SNP else vaf_indel
     d = dvaf[vi]
     nv = 0
+    packed = np.int64(0)
+    if ad_t == 1 and dpf_p >= 0 and dpf_t == 1:
+        # int8 AD and DP (the common encoding): the step from the table, no branch; a
+        # genotype it skips adds 0 to the counts and 0.0 to the IDD sum (d stays d)
+        for j in range(m):
+            s = ws[_u(lst + j)]
+            c = ws[_u(codes + s)]
+            packed += ws[_u(WS_PACK + c)]
+            ws[_u(WS_FIXED + s * N_OUT + ws[_u(WS_OUT + c)])] += 1
+            si = s if ident else sample_idx[_u(s)]
+            e = ws[_u(WS_VAF + (np.int64(ibuf[_u(ad_p + 2 * si + 1)]) << 8)
+                      + ibuf[_u(dpf_p + si * dpf_n)])]
+            ok = ws[_u(WS_NEED + c)] & (e >> 41)
+            nv += ok
+            vaf = np.float64(_bits_to_f32(e))
+            d += vaf if ok else np.float64(0)
+            rows[_u(s), _u((e >> 32) & 31)] += (e >> 40) & ok
+        nvaf[vi] += nv
+        dvaf[vi] = d
+        return packed
     asz = _size(ad_t)
     ad_miss = _missing(ad_t)
     dp_miss = _missing(dpf_t)
     for j in range(m):
         s = ws[_u(lst + j)]
         c = ws[_u(codes + s)]
+        packed += ws[_u(WS_PACK + c)]
         ws[_u(WS_FIXED + s * N_OUT + ws[_u(WS_OUT + c)])] += 1
         if ws[_u(WS_NEED + c)] == 0:
             continue
-        si = sample_idx[_u(s)]
+        si = s if ident else sample_idx[_u(s)]
         base = ad_p + si * 2 * asz
         if ad_t == 1:
             a0 = _i8(ibuf, base)
@@ -1396,6 +1454,7 @@ def _listed(ibuf, a_type, a_n, dpf_p, dpf_t, dpf_n, ad_p, ad_t, sample_idx, vaf_
         rows[_u(s), _u(np.int64(np.rint(np.float32(vaf * np.float32(20)))))] += 1
     nvaf[vi] += nv
     dvaf[vi] = d
+    return packed
 
 
 @njit(cache=True, error_model="numpy", _nrt=False)

@@ -12,6 +12,7 @@ counts (and second dimensions), built here per call. When the native set is unav
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -38,11 +39,13 @@ WS_H8 = 0  # 4 x 256: int8 FORMAT/DP values by byte, binned into dp_gt once per 
 WS_C1 = 1024  # 256: GT byte -> 2-bit code
 WS_CLS = 1280  # 16: genotype code -> bcf_gt_type class
 WS_PACK = 1296  # 16: genotype code -> its term of the packed class sum
-WS_LIST = 1312  # 16: genotype code -> 1 unless hom-ref
+# 1312..1327: unused
 WS_OUT = 1328  # 16: genotype code -> outcome (set per record)
 WS_NEED = 1344  # 16: genotype code -> 1 when the VAF step looks at it (set per record)
 WS_NFAST = 1360  # records counted by the table path in this batch
-WS_FIXED = 1376
+WS_VAF_READY = 1361  # 1 once WS_VAF holds its table (built on a process's first batch)
+WS_VAF = 1376  # 256 x 256: int8 AD[1] byte, FORMAT/DP byte -> VAF step (vkernels._vaf_entry)
+WS_FIXED = WS_VAF + (1 << 16)
 
 
 def ws_size(n_sel: int) -> int:
@@ -186,13 +189,35 @@ def update() -> Callable[..., int]:
     def call(n, *arrays):
         n_sel = arrays[_SAMPLE_IDX].size
         ws = _WS.get(n_sel)
-        if ws is None:  # zero: update_ws leaves it zero again when it returns
+        if ws is None:  # zero: update_ws leaves its counts zero again when it returns
             ws = _WS[n_sel] = np.zeros(ws_size(n_sel), np.int64)
         ints = np.array([n], np.int64)
-        ptrs, lens = _tables(UPDATE_WS_ARGS, (*arrays, ws))
+        ptrs, lens = _update_tables((*arrays, ws))
         return fn(ints.ctypes.data, ptrs.ctypes.data, lens.ctypes.data)
 
     return call
+
+
+# per thread, the arrays of the last update call and their tables: the accumulators,
+# tables and buffers are the same objects batch after batch (held here, so no other array
+# can take their identity); only the batch's views are looked up again (~90 -> ~10 us)
+_LAST_UPDATE = threading.local()
+
+
+def _update_tables(arrays: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+    last = getattr(_LAST_UPDATE, "value", None)
+    if last is None:
+        ptrs, lens = _tables(UPDATE_WS_ARGS, arrays)
+        _LAST_UPDATE.value = [arrays, ptrs, lens]
+        return ptrs, lens
+    last, ptrs, lens = last
+    for i, (arr, old) in enumerate(zip(arrays, last, strict=True)):
+        if arr is not old:
+            p, ln = _tables(UPDATE_WS_ARGS[i:i + 1], (arr,))
+            ptrs[i] = p[0]
+            lens[2 * i:2 * i + 2] = ln
+    _LAST_UPDATE.value[0] = arrays
+    return ptrs, lens
 
 
 def read_loop() -> Callable[..., int]:
