@@ -879,6 +879,14 @@ def _sample_stats(ibuf, buf, a_beg, a_len, a_type, a_n, n_allele, iaf, gt_p, gt_
         for s in range(n_sel):
             si = sample_idx[s]
             if fast_gt:
+                b0 = ibuf[gt_p + si * 2]
+                b1 = ibuf[gt_p + si * 2 + 1]
+                if (b0 | 1) == 3 and (b1 | 1) == 3:
+                    # REF/REF, most genotypes of a multi-allelic record too: what the
+                    # steps below do for it (no VAF step, allele types unset)
+                    nref_tot += 1
+                    smpl[s, PS_HOMRR] += 1
+                    continue
                 gt, ial, jal = _gt2_i8(ibuf, gt_p + si * 2, missing_ends)
             else:
                 gt, ial, jal = _gt_type(ibuf, gt_p + si * gt_n * gsz, gt_t, gt_n,
