@@ -202,4 +202,9 @@ def main(argv: list[str] | None = None) -> None:
             except (OSError, ValueError):
                 pass
         os._exit(code)
+    # The process ends next, and the interpreter's last collection would scan every object
+    # still alive (12 ms after a 0.4 s `stats` run); frozen objects are left out of it.
+    import gc
+
+    gc.freeze()
     sys.exit(code)

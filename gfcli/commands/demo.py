@@ -1,7 +1,5 @@
 """`gfcli demo`: a short tour of gfcli over the small example files bundled with it."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

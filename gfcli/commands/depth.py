@@ -1,7 +1,5 @@
 """`gfcli depth`: samtools depth's rows, or mosdepth's summaries with --prefix."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,7 +1,5 @@
 """`gfcli filter`: keep, drop or soft-filter records by an expression (bcftools/samtools)."""
 
-from __future__ import annotations
-
 import sys
 from typing import Annotated
 

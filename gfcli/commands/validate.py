@@ -1,7 +1,5 @@
 """`gfcli validate`: check VCF/BCF, SAM/BAM/CRAM and FASTQ against their specifications."""
 
-from __future__ import annotations
-
 import sys
 from typing import Annotated
 

@@ -1,7 +1,5 @@
 """`gfcli view`: convert, subset and print VCF/BCF and SAM/BAM/CRAM like bcftools/samtools view."""
 
-from __future__ import annotations
-
 import sys
 from typing import Annotated
 
