@@ -35,10 +35,11 @@ from gfcli.engine.stats.vcfraw import BATCH_RECORDS, HEAD_BYTES, RawBatch
 # and the statistics kernel read them (8 MiB pieces came back from L3/memory: the same
 # counting took ~10 % more CPU)
 PIECE_BYTES = 1 << 20
-# the first piece of a range is small: a chunk counted with its ALT-length ring unset stops
-# at its first symbolic ALT that needs the records before it (variants._Task), often in
-# its first records, and should not have inflated a whole piece by then
-FIRST_PIECE_BYTES = 128 << 10
+# the first pieces of a range are small (then doubled up to PIECE_BYTES): a chunk counted
+# with its ALT-length ring unset stops at its first symbolic ALT that needs the records
+# before it (variants._Task), often in its first records, and should not have inflated
+# much more by then
+FIRST_PIECE_BYTES = 64 << 10
 DROP_BYTES = 16 << 20  # mapped input released every this many compressed bytes
 
 
@@ -105,7 +106,7 @@ class DirectReader:
                 self.buf = grown
             run = native.inflate(address, self.buf, fill, target=max(piece, fill + 1),
                                  stop_address=stop)
-            piece = PIECE_BYTES
+            piece = min(2 * piece, PIECE_BYTES)
             done = run.reason in (END, STOP)
             fill = run.fill
             address = run.address

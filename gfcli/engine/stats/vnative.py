@@ -177,20 +177,28 @@ _WS: dict[int, np.ndarray] = {}  # update_ws's workspace by sample count, one pe
 _SAMPLE_IDX = [name for name, _t, _r in UPDATE_ARGS].index("sample_idx")
 
 
+def _workspace(n_sel: int) -> np.ndarray:
+    ws = _WS.get(n_sel)
+    if ws is None:  # zero: update_ws leaves its counts zero again when it returns
+        ws = _WS[n_sel] = np.zeros(ws_size(n_sel), np.int64)
+    return ws
+
+
 def update() -> Callable[..., int]:
     """vkernels.update(n, *arrays), native when available."""
     native = _load()
     if native is None:
         from gfcli.engine.stats import vkernels
 
-        return vkernels.update
+        def jitted(n, *arrays):
+            # the workspace kept too: its VAF table is built once, not every batch
+            return vkernels.update_ws(n, *arrays, _workspace(arrays[_SAMPLE_IDX].size))
+
+        return jitted
     fn = native["stats_update"]
 
     def call(n, *arrays):
-        n_sel = arrays[_SAMPLE_IDX].size
-        ws = _WS.get(n_sel)
-        if ws is None:  # zero: update_ws leaves its counts zero again when it returns
-            ws = _WS[n_sel] = np.zeros(ws_size(n_sel), np.int64)
+        ws = _workspace(arrays[_SAMPLE_IDX].size)
         ints = np.array([n], np.int64)
         ptrs, lens = _update_tables((*arrays, ws))
         return fn(ints.ctypes.data, ptrs.ctypes.data, lens.ctypes.data)
