@@ -1,7 +1,5 @@
 """`gfcli flagstat`: samtools flagstat's counts for SAM/BAM/CRAM, byte-identical output."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer
@@ -18,9 +16,10 @@ singletons, mates on another chromosome. Default text (what MultiQC parses), -O 
 BAM is decoded by gfcli's own reader; SAM and CRAM are read through htslib (CRAM needs no
 reference: only flags, reference IDs and MAPQ are decoded).
 
-Threads (BAM files): -@ 0 reads on one thread. -@ 1 (the default) adds one thread, like
-samtools' -@ 1: both threads inflate BGZF blocks ahead, the main thread counts. -@ N > 1
-runs N worker processes over BGZF chunks of the file.
+Threads (BAM files): -@ 0 (the default) reads on one thread, like
+samtools flagstat without -@. -@ 1 adds one thread, like samtools' -@ 1: both threads
+inflate BGZF blocks ahead, the main thread counts. -@ N > 1 runs N worker processes over
+BGZF chunks of the file.
 """
 
 EXAMPLES = """\
@@ -56,7 +55,7 @@ def flagstat(
         ),
     ] = None,
     reference: opt.Reference = None,
-    threads: opt.Threads = 1,
+    threads: opt.Threads = 0,
 ) -> None:
     from gfcli.engine.flagstat import FlagstatRequest, run_flagstat
 
