@@ -34,6 +34,11 @@ njit = numba.njit
 # Status codes.
 OK = 0
 BAD_RECORD = -1
+# refID / next refID outside [-1, n_ref): htslib's sam_read1 refuses such a record, so
+# samtools depth fails on it; the values are `kernels.BAD_REFID`/`BAD_MATE_REFID`, whose
+# message `reader.record_error` writes.
+BAD_REFID = -2
+BAD_MATE_REFID = -3
 TID_CHANGE = 1  # the record at state[S_NEXT] is on another reference
 NEED_SPANS = 2
 NEED_HASH = 3
@@ -56,7 +61,8 @@ P_TID = 9
 P_REG_BEG = 10
 P_REG_END = 11  # -1: no region
 P_OFFSET = 12  # samtools mode: diff[0] is this reference position (a segment's start)
-N_PARAMS = 13
+P_NREF = 13  # the header's reference count (records must have refIDs in [-1, n_ref))
+N_PARAMS = 14
 
 # state[]
 S_NEXT = 0
@@ -309,6 +315,7 @@ def depth_walk(buf, start, limit, end, params, diff, n_diff, spans, spans_cap, k
     reg_beg = params[P_REG_BEG]
     reg_end = params[P_REG_END]
     off = params[P_OFFSET]
+    n_ref = params[P_NREF]
     p = start
     while p < limit:
         state[S_NEXT] = p
@@ -331,6 +338,12 @@ def depth_walk(buf, start, limit, end, params, diff, n_diff, spans, spans_cap, k
         mpos = _i32(buf, q + 24)
         if l_name < 1 or l_seq < 0 or 32 + l_name + 4 * n_cigar + ((l_seq + 1) >> 1) + l_seq > size:
             return BAD_RECORD
+        # Checked before the region and reference tests: samtools reads (and refuses)
+        # the record that ends its walk too.
+        if tid < -1 or tid >= n_ref:
+            return BAD_REFID
+        if mtid < -1 or mtid >= n_ref:
+            return BAD_MATE_REFID
         if tid < 0:
             p = q + size
             continue

@@ -27,7 +27,9 @@ import numpy as np  # noqa: E402
 from gfcli.engine.bam.kernels import _i32, _u16  # noqa: E402
 from gfcli.engine.bam.stats_layout import (  # noqa: E402
     ANOMALY,
+    BAD_MATE_REFID,
     BAD_RECORD,
+    BAD_REFID,
     C_COVMAX,
     C_COVMIN,
     C_COVSTEP,
@@ -120,7 +122,7 @@ from gfcli.engine.bam.stats_layout import (  # noqa: E402
 # numba's cache is keyed by this file alone, so the layout constants compiled into the
 # kernels below would go stale (wrong slots, an array overrun) after an edit of
 # stats_layout.py; its digest is recorded here so that such an edit must touch this file.
-LAYOUT_DIGEST = "cd61c2d7c4412cf5"
+LAYOUT_DIGEST = "39fb9c8336550cb1"
 
 
 def _check_layout() -> None:
@@ -461,6 +463,7 @@ def stats_records(buf, start, limit, end, sc, cfg, quals, bases, rlen, indel, ic
     cap = rlen.shape[1]
     fai = cfg[C_FAI] != 0
     binsize = cfg[C_GCDBIN]
+    n_ref = cfg[C_NREF]
     while p < limit:
         if p + 4 > end:
             break
@@ -492,6 +495,14 @@ def stats_records(buf, start, limit, end, sc, cfg, quals, bases, rlen, indel, ic
             result[0] = n
             result[1] = p
             return BAD_RECORD
+        if tid < -1 or tid >= n_ref:
+            result[0] = n
+            result[1] = p
+            return BAD_REFID
+        if mtid < -1 or mtid >= n_ref:
+            result[0] = n
+            result[1] = p
+            return BAD_MATE_REFID
         unmapped = (flag & 0x4) != 0
         reverse = (flag & 0x10) != 0
 

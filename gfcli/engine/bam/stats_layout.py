@@ -10,6 +10,10 @@ import numpy as np
 
 OK = 0
 BAD_RECORD = -1
+# refID / next refID outside [-1, n_ref): htslib refuses the record ("Failure while
+# decoding file"); = kernels.BAD_REFID / BAD_MATE_REFID, worded by reader.record_error.
+BAD_REFID = -2
+BAD_MATE_REFID = -3
 NEED_CYCLES = 1  # sc[NEED_A] = the read length to hold
 NEED_GCD = 2  # GC-depth bin arrays full
 NEED_HEAD = 3  # head event arrays full

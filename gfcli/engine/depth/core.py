@@ -22,12 +22,13 @@ from gfcli.engine.errors import DataError
 # native path does not import numba).
 OK, BAD_RECORD, TID_CHANGE, NEED_SPANS, NEED_HASH, NEED_POOL, PAST_END, UNSORTED, BAD_CIGAR = (
     0, -1, 1, 2, 3, 4, 5, 6, 7)
-N_PARAMS = 13
+BAD_REFID, BAD_MATE_REFID = -2, -3  # = reader.BAD_REFID / BAD_MATE_REFID
+N_PARAMS = 14
 N_STATE = 10
 N_VALS = 5
 S_NEXT, S_N_SPANS, S_SPAN_BEG, S_SPAN_END, S_HASH_USED, S_POOL_USED = 0, 1, 2, 3, 4, 5
 S_SEEN, S_COUNTED, S_LAST_POS, S_OTHER_TID = 6, 7, 8, 9
-P_TID, P_REG_BEG, P_REG_END, P_OFFSET = 9, 10, 11, 12
+P_TID, P_REG_BEG, P_REG_END, P_OFFSET, P_NREF = 9, 10, 11, 12, 13
 
 MARGIN = 1 << 16  # positions past a reference's end that reads may still cover
 
@@ -47,11 +48,12 @@ class CountRules:
     deletions: bool = False
     overlaps: bool = False  # samtools -s; mosdepth's mate-overlap correction
 
-    def params(self, tid: int, beg: int = 0, end: int | None = None,
+    def params(self, tid: int, n_ref: int, beg: int = 0, end: int | None = None,
                offset: int = 0) -> np.ndarray:
         return np.array([self.mode, self.exclude, self.include, self.require, self.min_mapq,
                          self.min_len, self.min_bq, int(self.deletions), int(self.overlaps),
-                         tid, beg, -1 if end is None else end, offset], dtype=np.int64)
+                         tid, beg, -1 if end is None else end, offset, n_ref],
+                        dtype=np.int64)
 
 
 @dataclass
@@ -140,12 +142,16 @@ def iter_ref_coverage(batcher: Any, rules: CountRules, lengths: tuple[int, ...],
     array of positions `beg` on instead of one of the whole reference; depth[i] is then
     position beg + i (reads before `beg` count from it, those past the array's end stop
     at it).
+    A record whose refID or next refID is outside [-1, n_ref) is an error, n_ref being
+    the header's reference count (`batcher.n_ref`; `lengths` may hold only the first
+    tid + 1 references).
     """
     from gfcli.engine.depth.native import kernels as get_kernels
 
     k = get_kernels()
     tables = tables or _Tables(rules)
-    params = rules.params(-2 if tid is None else tid, beg, end,
+    n_ref = batcher.n_ref if batcher.n_ref is not None else len(lengths)
+    params = rules.params(-2 if tid is None else tid, n_ref, beg, end,
                           beg if segment is not None else 0)
     diff = _start_ref(tables, params, tid, lengths, segment) if tid is not None else None
     current = tid
@@ -167,9 +173,6 @@ def iter_ref_coverage(batcher: Any, rules: CountRules, lengths: tuple[int, ...],
                 if tid is not None:
                     yield _finish(current, diff, tables, k)
                     return
-                if other >= len(lengths):
-                    raise DataError(f"record with reference id {other} beyond the header's "
-                                    f"{len(lengths)} references", path=name)
                 if current is not None:
                     yield _finish(current, diff, tables, k)
                 current = other
@@ -178,6 +181,11 @@ def iter_ref_coverage(batcher: Any, rules: CountRules, lengths: tuple[int, ...],
             if status == PAST_END:
                 yield _finish(current, diff, tables, k)
                 return
+            if status in (BAD_REFID, BAD_MATE_REFID):
+                from gfcli.engine.bam.reader import record_error
+
+                raise DataError(record_error(status, batcher.buf, batcher.pos,
+                                             batcher.voffset(batcher.pos), n_ref), path=name)
             where = batcher.voffset(batcher.pos)
             what = {UNSORTED: "the alignments are not sorted by position",
                     BAD_CIGAR: "unknown CIGAR operation"}.get(status, "malformed BAM record")
@@ -250,7 +258,9 @@ def ref_offsets(index_path: str) -> list[tuple[int | None, int | None, list[int]
     return out
 
 
-def mapped_batcher(path: str, start: int, stop: int | None) -> Any:
+def mapped_batcher(path: str, start: int, stop: int | None, n_ref: int) -> Any:
+    """Records of a BAM file from virtual offset `start` to `stop`; `n_ref` is the
+    header's reference count (the range of valid refIDs)."""
     from gfcli.engine import bgzf
     from gfcli.engine.bam import reader
 
@@ -259,6 +269,7 @@ def mapped_batcher(path: str, start: int, stop: int | None) -> Any:
     stop_address, stop_within = (None, 0) if stop is None else bgzf.split_voffset(stop)
     batcher = reader.Batcher(reader._MappedBlocks(data, address, path), stop_address,
                              stop_within)
+    batcher.n_ref = n_ref
     batcher.skip_to_voffset_within(within)
     return batcher
 

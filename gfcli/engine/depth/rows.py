@@ -211,7 +211,7 @@ class Segment:
     beg: int  # positions [beg, end) of the reference
     end: int
     walk_end: int  # the walk stops at the first read starting here
-    files: tuple  # per input: (path, start voffset or None, stop voffset or None)
+    files: tuple  # per input: (path, start voffset or None, stop voffset or None, n_ref)
     rules: CountRules
     rows: _Rows
     last: bool  # the reference's last segment
@@ -239,11 +239,11 @@ def _segment_coverage(seg: Segment) -> tuple[np.ndarray, int, list[np.ndarray], 
     lengths = tuple([0] * seg.tid + [seg.length])
     spans: list[np.ndarray] = []
     counted = False
-    for f, (path, start, stop) in enumerate(seg.files):
+    for f, (path, start, stop, n_ref) in enumerate(seg.files):
         if start is None:
             continue
         diff = matrix[f * stride:(f + 1) * stride]
-        batcher = mapped_batcher(path, start, stop)
+        batcher = mapped_batcher(path, start, stop, n_ref)
         for cov in iter_ref_coverage(batcher, seg.rules, lengths, path, tid=seg.tid,
                                      beg=seg.beg, end=seg.walk_end, segment=diff):
             spans.append(cov.spans)
@@ -324,14 +324,14 @@ def plan_segments(sources: list, rules: CountRules, tids: list[int], region, row
             files = []
             for src in sources:
                 if tid >= len(src.offsets):
-                    files.append((src.path, None, None))
+                    files.append((src.path, None, None, len(src.names)))
                     continue
                 start, stop, linear = src.offsets[tid]
                 if start is not None and beg > 0 and linear:
                     window = min(beg >> _LINEAR_SHIFT, len(linear) - 1)
                     if linear[window] > start:
                         start = linear[window]
-                files.append((src.path, start, stop))
+                files.append((src.path, start, stop, len(src.names)))
             segments.append(Segment(tid, first.names[tid], first.lengths[tid], beg, max(beg, end),
                                     walk_end, tuple(files), rules, rows, last))
     return segments

@@ -101,6 +101,7 @@ class _Source:
     lengths: tuple[int, ...]
     offsets: list | None = None  # indexed: per reference (beg, end, linear)
     batcher: Any = None  # streams opened with the header (stdin, pysam)
+    first_record: int | None = None  # BAM files: virtual offset of the first record
 
 
 def _open_sources(req: DepthRequest, rules: CountRules) -> list[_Source]:
@@ -123,7 +124,8 @@ def _open_sources(req: DepthRequest, rules: CountRules) -> list[_Source]:
                     offsets = None
             kind = "indexed" if offsets is not None and len(offsets) == header.n_ref \
                 else "bam-stream"
-            sources.append(_Source(name, kind, header.names, header.lengths, offsets))
+            sources.append(_Source(name, kind, header.names, header.lengths, offsets,
+                                   first_record=header.first_record))
         elif inp.format == sniff.BAM and inp.is_stdin:
             stream = os.fdopen(os.dup(sys.stdin.fileno()), "rb")
             batcher = reader.open_stream_batcher(stream, "stdin", inp._prefix)
@@ -147,7 +149,7 @@ def _stream_batcher(src: _Source) -> Any:
     from gfcli.engine.bam import reader
 
     header = reader.read_header_from_path(src.path)
-    return mapped_batcher(src.path, header.first_record, None)
+    return mapped_batcher(src.path, header.first_record, None, header.n_ref)
 
 
 # --------------------------------------------------------------------------- regions
@@ -201,7 +203,7 @@ class _RefTask:
     tid: int
     name: str
     length: int
-    files: tuple  # per input: (path, start voffset or None, stop voffset or None)
+    files: tuple  # per input: (path, start voffset or None, stop voffset or None, n_ref)
     rules: CountRules
     beg: int = 0
     end: int | None = None
@@ -220,10 +222,10 @@ def _task_coverage(task: _RefTask) -> list[RefCoverage]:
 
     covs = []
     lengths = tuple([0] * task.tid + [task.length])
-    for path, start, stop in task.files:
+    for path, start, stop, n_ref in task.files:
         cov = None
         if start is not None:
-            batcher = mapped_batcher(path, start, stop)
+            batcher = mapped_batcher(path, start, stop, n_ref)
             for c in iter_ref_coverage(batcher, task.rules, lengths, path, tid=task.tid,
                                        beg=task.beg, end=task.end):
                 cov = c
@@ -280,14 +282,14 @@ def _index_tasks(sources: list[_Source], rules: CountRules, rows_for, summary,
             _, beg, end = region
         for src in sources:
             if tid >= len(src.offsets):
-                files.append((src.path, None, None))
+                files.append((src.path, None, None, len(src.names)))
                 continue
             start, stop, linear = src.offsets[tid]
             if start is not None and region is not None and linear:
                 window = min(beg >> 14, len(linear) - 1)
                 if linear[window] > start:
                     start = linear[window]
-            files.append((src.path, start, stop))
+            files.append((src.path, start, stop, len(src.names)))
         tasks.append(_RefTask(tid, first.names[tid], first.lengths[tid], tuple(files), rules,
                               beg, end, rows_for(tid) if rows_for else None, summary, tmpdir))
     return tasks
@@ -330,6 +332,22 @@ def _stream_coverage(sources: list[_Source], rules: CountRules,
             else:
                 covs.append(_empty(tid, lengths[tid]))
         yield tid, covs
+
+
+def _check_unplaced(src: _Source, rules: CountRules) -> None:
+    """Walk the records after the last reference's (the unplaced reads, which add no
+    depth) for their checks only: without -r samtools depth reads them, and fails on a
+    bad one (a refID or mate refID out of range), so an indexed walk does too."""
+    from gfcli.engine.depth.core import mapped_batcher
+
+    assert src.offsets is not None
+    ends = [stop for start, stop, _ in src.offsets if start is not None]
+    if any(stop is None for stop in ends) or src.first_record is None:
+        return  # no pseudo-bin: where the placed records end is not known
+    start = max(ends, default=src.first_record)
+    batcher = mapped_batcher(src.path, start, None, len(src.names))
+    for _ in iter_ref_coverage(batcher, rules, src.lengths, src.path):
+        pass
 
 
 def run_depth(req: DepthRequest) -> None:
@@ -391,5 +409,8 @@ def _run_samtools(req: DepthRequest, rules: CountRules, sources: list[_Source]) 
             segments = drows.plan_segments(sources, rules, tids, region, rows_for,
                                            req.threads)
             drows.run_indexed(segments, fd, req.threads)
+            if region is None:
+                for src in sources:
+                    _check_unplaced(src, rules)
         else:
             drows.run_streaming(sources, rules, region, rows_for, req.all_positions, fd)

@@ -259,6 +259,7 @@ class Workspace:
         self.clens = np.array(list(lengths) or [0], dtype=np.int64)
         self.per_tid = np.zeros(max(n_ref, 1), dtype=np.int64)
         self.result = np.zeros(2, dtype=np.int64)
+        self.bad_status = 0  # why `consume` stopped at a record it refused
         self._fasta: Any = None
 
     # -- growth
@@ -359,7 +360,8 @@ class Workspace:
                 self._grow_head()
             elif status == k.NEED_REF:
                 self._load_ref(int(self.sc[NEED_A]), int(self.sc[NEED_B]), int(self.sc[NEED_C]))
-            elif status == k.BAD_RECORD:
+            elif status in (k.BAD_RECORD, k.BAD_REFID, k.BAD_MATE_REFID):
+                self.bad_status = int(status)
                 return -p - 1
             else:
                 raise DataError(_ERRORS.get(int(status), f"samtools stats error {status}"))

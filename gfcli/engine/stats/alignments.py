@@ -91,7 +91,8 @@ class _Consumer:
     def __call__(self, batcher, start: int, limit: int, end: int) -> tuple[int, int]:
         nxt = self.ws.consume(batcher.array(), start, limit, end)
         if nxt < 0:
-            return -nxt - 1, -1
+            # the kernel's status: reader.walk_batcher words the error (record_error)
+            return -nxt - 1, self.ws.bad_status
         return nxt, 0
 
 
