@@ -1,16 +1,17 @@
 """The variant statistics kernels callable without numba.
 
-`vkernels.update` and `vreadk.read_loop` are precompiled as a `nativekit.KernelSet`
-(numba cfuncs -> object files in the numba cache directory, loaded with llvmlite's MCJIT
-in ~10 ms) and called through ctypes: a stats run then neither imports numba nor
-initialises its JIT target (together ~1 s per process, as long as the whole pass over a
-million sites). Each kernel takes a table of array addresses and a table of their element
-counts (and second dimensions), built here per call. When the native set is unavailable
-(GFCLI_NO_NATIVE=1, or a build failure) the numba kernels run on the same arrays.
+`vkernels.update` and `vreadk.read_loop` are precompiled numba cfuncs, linked once per
+machine into shared libraries loaded with ctypes (`bam.sharedlib`, ~1 ms; without a C
+compiler a `nativekit.KernelSet` loaded with llvmlite's MCJIT), so a stats run neither
+imports numba nor initialises its JIT target (together ~1 s per process, as long as the
+whole pass over a million sites). Each kernel takes a table of array addresses and a table
+of their element counts (and second dimensions), built here per call. When neither is
+available (GFCLI_NO_NATIVE=1, or a build failure) the numba kernels run on the same arrays.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import threading
 from collections.abc import Callable
@@ -18,10 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from gfcli.engine.bam.nativekit import I64, KernelSet, P
 from gfcli.engine.bam.sharedlib import address_tables as _tables
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
+I64 = ctypes.c_int64
+P = ctypes.c_void_p
 
 RING = 3  # bcf1_t the synced reader cycles through (vkernels.N_STALE)
 RING_W = 64  # ALT indexes the ring remembers
@@ -127,14 +129,11 @@ def _build() -> dict[str, Any]:
             "split_bcf": cfunc(sig)(scope["spl"])}
 
 
-KERNELS = KernelSet(
-    "vstats",
-    [os.path.join(_HERE, "vkernels.py"), os.path.join(_HERE, "vreadk.py"),
-     os.path.abspath(__file__),
-     os.path.join(os.path.dirname(_HERE), "bam", "nativekit.py")],
-    SIGNATURES,
-    _build,
-)
+SOURCES = [os.path.join(_HERE, "vkernels.py"), os.path.join(_HERE, "vreadk.py"),
+           os.path.abspath(__file__),
+           os.path.join(os.path.dirname(_HERE), "bam", "nativekit.py")]
+BUILD_TAG = "vstats-x86-64-baseline-1"  # bumped when the way the libraries are built changes
+_LOADED: list[dict[str, Callable[..., int]] | None] = []  # one entry once _load() has run
 
 
 _SYMBOLS_ADDED = False
@@ -147,8 +146,6 @@ def _add_libc_symbols() -> None:
     global _SYMBOLS_ADDED
     if _SYMBOLS_ADDED:
         return
-    import ctypes
-
     import llvmlite.binding as llvm
 
     libc = ctypes.CDLL(None)
@@ -157,14 +154,34 @@ def _add_libc_symbols() -> None:
     _SYMBOLS_ADDED = True
 
 
-def _load() -> dict[str, Callable[..., int]] | None:
-    if os.environ.get("GFCLI_NO_NATIVE"):
-        return None
+def _load_mcjit() -> dict[str, Callable[..., int]] | None:
     try:
         _add_libc_symbols()
     except Exception:  # pragma: no cover - llvmlite missing: the numba kernels then
         return None
-    return KERNELS.load()
+    from gfcli.engine.bam.nativekit import KernelSet  # imports hashlib: only when needed
+
+    return KernelSet("vstats", SOURCES, SIGNATURES, _build).load()
+
+
+def _load() -> dict[str, Callable[..., int]] | None:
+    """The kernels as shared libraries linked once per machine (`sharedlib`: a run imports
+    neither llvmlite nor hashlib, ~60 ms of every stats run), else from llvmlite's MCJIT,
+    else None (the numba kernels)."""
+    if _LOADED:
+        return _LOADED[0]
+    kernels: dict[str, Callable[..., int]] | None = None
+    if not os.environ.get("GFCLI_NO_NATIVE"):
+        from gfcli.engine.bam.sharedlib import load_set
+
+        try:
+            kernels = load_set("vstats", SOURCES, BUILD_TAG, SIGNATURES, _build)
+        except Exception:
+            kernels = None
+        if kernels is None:
+            kernels = _load_mcjit()
+    _LOADED.append(kernels)
+    return kernels
 
 
 def preload() -> None:
