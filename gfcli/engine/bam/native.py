@@ -58,12 +58,6 @@ BUILD_TAG = "flagstat-x86-64-baseline-1"  # bumped when the way the libraries ar
 _LOADED: list[dict[str, Callable[..., int]] | None] = []  # one entry once load() has run
 
 
-def _load_shared() -> dict[str, Callable[..., int]]:
-    from gfcli.engine.bam.sharedlib import load_set
-
-    return load_set("native", SOURCES, BUILD_TAG, SIGNATURES, _build)
-
-
 def _load_mcjit() -> dict[str, Callable[..., int]] | None:
     from gfcli.engine.bam.nativekit import KernelSet
 
@@ -75,13 +69,8 @@ def load() -> dict[str, Callable[..., int]] | None:
     Loaded once per process (forked workers inherit them)."""
     if _LOADED:
         return _LOADED[0]
-    kernels: dict[str, Callable[..., int]] | None = None
-    if not os.environ.get("GFCLI_NO_NATIVE"):
-        try:
-            kernels = _load_shared()
-        except Exception:
-            kernels = None
-        if kernels is None:
-            kernels = _load_mcjit()
+    from gfcli.engine.bam.sharedlib import load_native
+
+    kernels = load_native("native", SOURCES, BUILD_TAG, SIGNATURES, _build, _load_mcjit)
     _LOADED.append(kernels)
     return kernels

@@ -143,6 +143,26 @@ def load_set(name: str, sources: Sequence[str], tag: str,
     return out
 
 
+def load_native(name: str, sources: Sequence[str], tag: str,
+                signatures: dict[str, tuple[Any, ...]],
+                build: Callable[[], dict[str, Any]],
+                mcjit: Callable[[], dict[str, Callable[..., int]] | None],
+                ) -> dict[str, Callable[..., int]] | None:
+    """A kernel set from its shared libraries (`load_set`), else from `mcjit()` (llvmlite,
+    for machines without a C compiler), else None: the caller runs its numba kernels, as it
+    does with GFCLI_NO_NATIVE=1."""
+    if os.environ.get("GFCLI_NO_NATIVE"):
+        return None
+    try:
+        return load_set(name, sources, tag, signatures, build)
+    except Exception:
+        pass
+    try:
+        return mcjit()
+    except Exception:  # llvmlite missing or the objects unusable
+        return None
+
+
 def address_tables(spec: Sequence[tuple[str, Any, int]],
                    arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """The address and length tables a generated cfunc wrapper (`vnative._source`) reads:

@@ -170,16 +170,9 @@ def _load() -> dict[str, Callable[..., int]] | None:
     else None (the numba kernels)."""
     if _LOADED:
         return _LOADED[0]
-    kernels: dict[str, Callable[..., int]] | None = None
-    if not os.environ.get("GFCLI_NO_NATIVE"):
-        from gfcli.engine.bam.sharedlib import load_set
+    from gfcli.engine.bam.sharedlib import load_native
 
-        try:
-            kernels = load_set("vstats", SOURCES, BUILD_TAG, SIGNATURES, _build)
-        except Exception:
-            kernels = None
-        if kernels is None:
-            kernels = _load_mcjit()
+    kernels = load_native("vstats", SOURCES, BUILD_TAG, SIGNATURES, _build, _load_mcjit)
     _LOADED.append(kernels)
     return kernels
 
