@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from gfcli.engine import sinks, sniff
+from gfcli.engine.alignments import rawbam
 from gfcli.engine.alignments.fasteval import NumericEvaluator, Unsupported
 from gfcli.engine.alignments.view import (
     OFFSETS,
@@ -526,6 +527,7 @@ class FilterFormatter(AlignmentFormatter):
 
         cols = np.empty((12, RAW_BATCH), dtype=np.int64)
         bam_header = self.bam_header()
+        base = 0
         for buf in self.raw_arrays(chunk):
             start = 0
             end = len(buf)
@@ -534,10 +536,28 @@ class FilterFormatter(AlignmentFormatter):
                 if status != 0 or n == 0:
                     raise DataError("malformed or truncated BAM record", path=self.display)
                 batch = np.ascontiguousarray(cols[:, :n])
+                self._check_refids(batch, buf, chunk, base)
                 columns = RawColumns(buf, batch, self.contigs, self.libraries, bam_header)
                 keep = self.rfilter.decide(columns)
                 yield buf, np.ascontiguousarray(batch[C_OFFSET]), nxt, keep
                 start = nxt
+            base += len(buf)
+
+    def _check_refids(self, batch: np.ndarray, buf: np.ndarray, chunk: Chunk,
+                      base: int) -> None:
+        """samtools view fails on a record whose refID or next refID is outside
+        [-1, n_ref) (htslib refuses it), whether or not the filter would keep it."""
+        limit = np.uint64(self.n_ref + 1)
+        # refID + 1 as unsigned: -1..n_ref-1 map to 0..n_ref, anything else above
+        bad = ((batch[C_REFID] + 1).view(np.uint64) >= limit) | (
+            (batch[C_MREFID] + 1).view(np.uint64) >= limit)
+        if not bad.any():
+            return
+        i = int(np.argmax(bad))
+        pos = int(batch[C_OFFSET, i])
+        raise rawbam.refused(rawbam.refid_status(buf, pos, self.n_ref), buf, pos, self.n_ref,
+                             self.path, chunk.start if chunk.kind == OFFSETS else None,
+                             self.display, base)
 
     def _raw_split(self, chunk: Chunk, want_rejects: bool) -> Iterator[tuple[bytes, bytes]]:
         sam = self.out_kind == sinks.SAM_TEXT
@@ -704,7 +724,7 @@ def make_filter_plan(req: ViewRequest, inp: Input) -> ViewPlan:
     old = base.formatter
     formatter = FilterFormatter(**{f: getattr(old, f) for f in (
         "path", "display", "fmt", "out_kind", "header_text", "reference", "index", "targets",
-        "raw", "stream_key", "header_lines")}, rfilter=rfilter, contigs=contigs,
+        "raw", "stream_key", "header_lines", "n_ref")}, rfilter=rfilter, contigs=contigs,
         libraries=libraries,
         required_fields=_required_fields(rfilter) if inp.format == sniff.CRAM else None)
     base.formatter = formatter

@@ -81,6 +81,85 @@ def count_records(data: bytes | bytearray | memoryview, name: str | None = None)
     return n
 
 
+# htslib refuses a record whose refID or next refID is outside [-1, n_ref) (sam_read1:
+# samtools view fails with "error reading file"); the statuses are reader.BAD_REFID and
+# BAD_MATE_REFID (filterkernels.check_records returns them too).
+BAD_REFID, BAD_MATE_REFID = -2, -3
+_BAD_SIZE, _TRUNCATED = -1, -4
+
+
+class RecordRefused(Exception):
+    """A record of a raw buffer that htslib would refuse (`status`, at `pos`), raised where
+    only the buffer is known; `refused` turns it into the user's error."""
+
+    def __init__(self, status: int, pos: int):
+        super().__init__(status, pos)
+        self.status = status
+        self.pos = pos
+
+
+def refid_status(buf: Any, p: int, n_ref: int) -> int:
+    """0, BAD_REFID or BAD_MATE_REFID for the record whose block_size is at buf[p]."""
+    refid = _I32.unpack_from(buf, p + 4)[0]
+    if not -1 <= refid < n_ref:
+        return BAD_REFID
+    if not -1 <= _I32.unpack_from(buf, p + 24)[0] < n_ref:
+        return BAD_MATE_REFID
+    return 0
+
+
+def voffset_at(path: str, start: int | None, pos: int) -> int:
+    """The virtual offset of byte `pos` of the records decompressed from virtual offset
+    `start` on (None: the file's first record); walks block headers (error reports only)."""
+    from gfcli.engine import bgzf
+
+    if start is None:
+        from gfcli.engine.bam.reader import read_header_from_path
+
+        start = read_header_from_path(path).first_record
+    data = bgzf.map_file(path)
+    address, left = bgzf.split_voffset(start)
+    left += pos
+    while address < len(data):
+        total = bgzf.block_size(data, address)
+        isize = bgzf.block_isize(data, address, total)
+        if left < isize:
+            break
+        left -= isize
+        address += total
+    return bgzf.make_voffset(address, left)
+
+
+def refused(status: int, buf: Any, pos: int, n_ref: int, path: str, start: int | None,
+            name: str | None, base: int = 0) -> DataError:
+    """The error for a check status at buf[pos]; `buf` holds the records from byte `base`
+    of those decompressed from virtual offset `start` (None: the first record)."""
+    if status in (BAD_REFID, BAD_MATE_REFID):
+        from gfcli.engine.bam.reader import record_error
+
+        voffset = voffset_at(path, start, base + pos)
+        return DataError(record_error(status, buf, pos, voffset, n_ref), path=name)
+    if status == _BAD_SIZE:
+        return DataError(f"corrupt BAM record (block_size {_I32.unpack_from(buf, pos)[0]})",
+                         path=name)
+    return DataError("truncated BAM record at the end of the data", path=name)
+
+
+def check_records(data: Any, n_ref: int, path: str, start: int | None, name: str | None,
+                  base: int = 0) -> int:
+    """The number of whole records in `data` (bytes or a uint8 array), refusing what
+    htslib refuses (see `refused` for `start` and `base`); one native call."""
+    import numpy as np
+
+    from gfcli.engine.bam.rawkernels import check_records as kernel
+
+    buf = data if isinstance(data, np.ndarray) else np.frombuffer(data, dtype=np.uint8)
+    got, pos = kernel(buf, 0, len(buf), n_ref)
+    if got < 0:
+        raise refused(got, buf, pos, n_ref, path, start, name, base)
+    return got
+
+
 def read_range(path: str, start: int | None, end: int | None) -> bytes:
     """The decompressed record bytes from virtual offset `start` (None: the first record
     after the header) up to `end` (None: the end of the file)."""

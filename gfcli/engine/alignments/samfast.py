@@ -77,7 +77,14 @@ class SamText:
             first = nxt
 
     def _splice(self, buf, offsets, first, nxt, out, line_end, fallback) -> bytes:
+        from gfcli.engine.alignments.rawbam import RecordRefused, refid_status
+
         bad = [i for i in range(first, nxt) if fallback[i]]
+        for i in bad:
+            # the kernel leaves out-of-range refIDs to htslib, which refuses the record
+            status = refid_status(buf, int(offsets[i]), self.n_ref)
+            if status:
+                raise RecordRefused(status, int(offsets[i]))
         texts = iter(self.htslib_lines(buf, offsets[bad]))
         parts: list[bytes] = []
         begin = 0

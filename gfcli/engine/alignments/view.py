@@ -182,6 +182,7 @@ class AlignmentFormatter:
     raw: bool = False  # BAM input, BAM output: copy record bytes
     stream_key: tuple | None = None  # the parent's already open stream, if any
     header_lines: int = 0  # SAM text: header lines before the first record
+    n_ref: int = 0  # references in the input's header (valid refIDs: [-1, n_ref))
     _bam_header: bytes | None = field(default=None, repr=False)
 
     # ---- the protocol
@@ -207,12 +208,26 @@ class AlignmentFormatter:
 
     def count(self, chunk: Chunk) -> int:
         if self.fmt == sniff.BAM and self.targets is None and chunk.kind == OFFSETS:
-            return rawbam.count_records(rawbam.read_range(self.path, chunk.start, chunk.end),
-                                        self.display)
+            return rawbam.check_records(rawbam.read_range(self.path, chunk.start, chunk.end),
+                                        self.n_ref, self.path, chunk.start, self.display)
+        if self.fmt == sniff.BAM and self.targets is None and chunk.kind == STREAM and (
+                self.stream_key is None):
+            return self._count_stream()
         # CRAM: decode only what placing a record needs (no sequence, so no reference);
         # the CIGAR gives the end that region queries and targets test overlap with.
         fields = SAM_FLAG | SAM_RNAME | SAM_POS | SAM_CIGAR
         return sum(1 for _ in self.records(chunk, required_fields=fields))
+
+    def _count_stream(self) -> int:
+        """A whole BAM file without an index: records counted (and checked) raw."""
+        total = 0
+        base = 0
+        with open(self.path, "rb") as source:
+            for piece in rawbam.stream_records(source, self.display):
+                total += rawbam.check_records(piece, self.n_ref, self.path, None,
+                                              self.display, base)
+                base += len(piece)
+        return total
 
     # ---- records
 
@@ -351,7 +366,9 @@ class AlignmentFormatter:
             return
         data = rawbam.read_range(self.path, chunk.start, chunk.end)
         if self.targets is None:
-            rawbam.count_records(data, self.display)  # a truncated range fails here
+            # A truncated range, or a record htslib would refuse, fails here (samtools
+            # view fails on the latter too); with -t/-T htslib reads the records in step.
+            rawbam.check_records(data, self.n_ref, self.path, chunk.start, self.display)
             yield data
             return
         ends = rawbam.record_ends(data, self.display)
@@ -395,8 +412,15 @@ class AlignmentFormatter:
         from gfcli.engine.alignments.samfast import SamText
 
         text = self.sam_text()
+        base = 0
         for buf in self.raw_arrays(chunk):
-            yield from text.format_pieces(buf, SamText.offsets(buf, name=self.display))
+            try:
+                yield from text.format_pieces(buf, SamText.offsets(buf, name=self.display))
+            except rawbam.RecordRefused as exc:
+                raise rawbam.refused(exc.status, buf, exc.pos, self.n_ref, self.path,
+                                     chunk.start if chunk.kind == OFFSETS else None,
+                                     self.display, base) from None
+            base += len(buf)
 
     def _raw_stream(self) -> Iterator[bytes]:
         if self.stream_key is not None:
@@ -404,7 +428,12 @@ class AlignmentFormatter:
             if handle is not None:
                 handle.close()  # opened for the header; the bytes are read raw instead
         with open(self.path, "rb") as source:
-            yield from rawbam.stream_records(source, self.display)
+            base = 0
+            for piece in rawbam.stream_records(source, self.display):
+                # checked like `count` (samtools view fails on a refused record)
+                rawbam.check_records(piece, self.n_ref, self.path, None, self.display, base)
+                base += len(piece)
+                yield piece
 
 
 _SAM_TEXT: dict[tuple[int, str], Any] = {}
@@ -687,11 +716,11 @@ def make_view_plan(req: ViewRequest, inp: Input) -> ViewPlan:
 
     header_only = req.other_header_flag or req.header_only
     region_query = any(chunk.kind == REGION for chunk in chunks)
-    if inp.format == sniff.BAM and out.kind == sinks.SAM_TEXT and not header_only and (
-        not region_query
-    ):
-        # Load the precompiled kernels before the pool forks, so workers inherit them.
-        # Region queries format through htslib (`_raw_sam_possible`) and skip the load.
+    if inp.format == sniff.BAM and (out.kind in (sinks.SAM_TEXT, sinks.BAM_OUT) or req.count
+                                    ) and not header_only and not region_query:
+        # Load the precompiled kernels before the pool forks, so workers inherit them
+        # (SAM text; BAM output and -c check each record's refIDs, `check_records`).
+        # Region queries go through htslib and skip the load.
         from gfcli.engine.bam.rawkernels import KERNELS
 
         KERNELS.load()
@@ -713,6 +742,7 @@ def make_view_plan(req: ViewRequest, inp: Input) -> ViewPlan:
         raw=inp.format == sniff.BAM and out.kind == sinks.BAM_OUT and not inp.is_stdin,
         stream_key=stream_key,
         header_lines=input_header_lines,
+        n_ref=header.nreferences,
     )
     if out.kind == sinks.SAM_TEXT:
         with_header = (req.header_flag or req.with_header or header_only) and not req.no_header

@@ -23,6 +23,39 @@ SEQ_CHARS = np.frombuffer(b"=ACMGRSVTWYHKDBN", dtype=np.uint8).copy()
 TAG_ABSENT, TAG_INT, TAG_FLOAT, TAG_CHAR, TAG_STRING, TAG_ARRAY, TAG_BAD = 0, 1, 2, 3, 4, 5, 6
 
 
+# check_records statuses (the first three are kernels.BAD_RECORD/BAD_REFID/BAD_MATE_REFID)
+CHECK_BAD_SIZE, CHECK_BAD_REFID, CHECK_BAD_MATE_REFID, CHECK_TRUNCATED = -1, -2, -3, -4
+
+
+@njit(cache=True, nogil=True)
+def check_records(buf, start, end, n_ref, result):
+    """Walk the block_size chain of the whole records in buf[start:end], refusing what
+    htslib's sam_read1 refuses: a block_size under 32, a refID or next refID outside
+    [-1, n_ref). Returns the number of records, or a CHECK_* status with result[0] = the
+    start of the record at fault (CHECK_TRUNCATED: the chain does not end at `end`)."""
+    p = start
+    n = 0
+    while p + 4 <= end:
+        size = _i32(buf, p)
+        result[0] = p
+        if size < 32:
+            return CHECK_BAD_SIZE
+        if p + 4 + size > end:
+            return CHECK_TRUNCATED
+        refid = _i32(buf, p + 4)
+        if refid < -1 or refid >= n_ref:
+            return CHECK_BAD_REFID
+        next_refid = _i32(buf, p + 24)
+        if next_refid < -1 or next_refid >= n_ref:
+            return CHECK_BAD_MATE_REFID
+        p += 4 + size
+        n += 1
+    result[0] = p
+    if p != end:
+        return CHECK_TRUNCATED
+    return n
+
+
 @njit(cache=True, nogil=True)
 def gather_records(buf, offsets, keep, want, out):
     """Copy the records whose keep[i] == want, in order, to `out`; returns the bytes used."""

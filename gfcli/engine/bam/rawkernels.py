@@ -1,9 +1,10 @@
 """The raw-record kernels view and filter run on every record, callable without numba.
 
-`format_records`, `record_offsets` (samtext), `decode_records` (kernels) and
-`gather_records` (filterkernels) are precompiled as a `nativekit.KernelSet` and called
-through ctypes; when that is unavailable the numba versions run. Arguments are numpy
-arrays as the numba kernels take them; results are the numba kernels' results.
+`format_records`, `record_offsets` (samtext), `decode_records` (kernels),
+`gather_records` and `check_records` (filterkernels) are precompiled as a
+`nativekit.KernelSet` and called through ctypes; when that is unavailable the numba
+versions run. Arguments are numpy arrays as the numba kernels take them; results are the
+numba kernels' results.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ SIGNATURES: dict[str, tuple[Any, ...]] = {
     "decode_records": (I64, P, I64, I64, I64, P, I64, P),
     # (buf, offsets, n, keep, want, out) -> bytes
     "gather_records": (I64, P, P, I64, P, I64, P),
+    # (buf, start, end, n_ref, result*) -> records or status
+    "check_records": (I64, P, I64, I64, I64, P),
 }
 
 
@@ -76,12 +79,17 @@ def _build() -> dict[str, Any]:
         out = carray(outp, (1 << 62,))
         return filterkernels.gather_records(buf, offsets, keep, want, out)
 
+    def check(bufp, start, end, n_ref, resultp):
+        return filterkernels.check_records(carray(bufp, (end,)), start, end, n_ref,
+                                           carray(resultp, (1,)))
+
     return {
         "format_records": cfunc(i64(u8p, i64, i64p, i64, i64, u8p, i64, i64p, i64, u8p, i64,
                                     i64, i64p, u8p, i64p))(fmt),
         "record_offsets": cfunc(i64(u8p, i64, i64, i64p, i64))(offs),
         "decode_records": cfunc(i64(u8p, i64, i64, i64, i64p, i64, i64p))(decode),
         "gather_records": cfunc(i64(u8p, i64p, i64, u8p, i64, u8p))(gather),
+        "check_records": cfunc(i64(u8p, i64, i64, i64, i64p))(check),
     }
 
 
@@ -146,3 +154,16 @@ def gather_records(buf, offsets, keep, want, out) -> int:
     return int(filterkernels.gather_records(buf, offsets, keep, want, out))
 
 
+
+
+def check_records(buf, start, end, n_ref) -> tuple[int, int]:
+    """(records or a negative status, the record at fault); see filterkernels.check_records."""
+    result = np.zeros(1, dtype=np.int64)
+    native = KERNELS.load()
+    if native is not None:
+        got = native["check_records"](_addr(buf), start, end, n_ref, _addr(result))
+        return int(got), int(result[0])
+    from gfcli.engine.bam import filterkernels
+
+    got = filterkernels.check_records(buf, start, end, n_ref, result)
+    return int(got), int(result[0])

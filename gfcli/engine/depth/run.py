@@ -102,6 +102,7 @@ class _Source:
     offsets: list | None = None  # indexed: per reference (beg, end, linear)
     batcher: Any = None  # streams opened with the header (stdin, pysam)
     first_record: int | None = None  # BAM files: virtual offset of the first record
+    display: str = ""  # the name errors give (stdin for "-"); the path when empty
 
 
 def _open_sources(req: DepthRequest, rules: CountRules) -> list[_Source]:
@@ -131,7 +132,7 @@ def _open_sources(req: DepthRequest, rules: CountRules) -> list[_Source]:
             batcher = reader.open_stream_batcher(stream, "stdin", inp._prefix)
             header = reader.read_header(batcher)
             sources.append(_Source(name, "stream", header.names, header.lengths,
-                                   batcher=batcher))
+                                   batcher=batcher, display="stdin"))
         else:
             if req.region and inp.index is None and not inp.is_url:
                 raise DataError("cannot load the index (needed for -r)", path=inp.display)
@@ -303,10 +304,10 @@ def _stream_coverage(sources: list[_Source], rules: CountRules,
         batcher = _stream_batcher(src)
         if region is not None:
             tid, beg, end = region
-            gen = iter_ref_coverage(batcher, rules, src.lengths, src.path, tid=tid, beg=beg,
-                                    end=end)
+            gen = iter_ref_coverage(batcher, rules, src.lengths, src.display or src.path,
+                                    tid=tid, beg=beg, end=end)
         else:
-            gen = iter_ref_coverage(batcher, rules, src.lengths, src.path)
+            gen = iter_ref_coverage(batcher, rules, src.lengths, src.display or src.path)
         gens.append([gen, None, batcher])
 
     def advance(slot) -> None:
