@@ -38,9 +38,7 @@ from __future__ import annotations
 
 import ctypes
 import os
-import sys
 import threading
-import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,14 +99,11 @@ _LOCK = threading.Lock()  # two threads' first calls: one build, both see its re
 
 
 def _cache_path() -> str:
+    from gfcli.engine.bam.sharedlib import shared_key
     from gfcli.engine.numba_cache import cache_dir
 
-    with open(_SOURCE, "rb") as handle:
-        source = handle.read()
-    key = "|".join([os.uname().machine, sys.version, f"{len(source)}:{zlib.crc32(source):08x}:"
-                    f"{zlib.adler32(source):08x}"]).encode()
     root = cache_dir() or os.path.join(os.path.dirname(_SOURCE), "__pycache__")
-    return os.path.join(root, f"gfcli-bgzf-native-{zlib.crc32(key):08x}{zlib.adler32(key):08x}.so")
+    return os.path.join(root, f"gfcli-bgzf-native-{shared_key([_SOURCE], 'bgzf-native-1')}.so")
 
 
 def _build(path: str) -> None:

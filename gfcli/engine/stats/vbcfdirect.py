@@ -82,6 +82,20 @@ class DirectReader:
             pos = nxt
         return pos
 
+    def _carry(self, fill: int, pos: int, done: bool, dropped: int, address: int) -> int:
+        """After a piece's records were split off: at the end, release the mapped input and
+        refuse a cut record; else move the cut record to the front. Its length."""
+        rest = fill - pos
+        if done:
+            drop_mapped_pages(self.src, dropped, address)
+            if rest:
+                raise DataError("truncated BCF record at the end of the input",
+                                path=self.display)
+            return 0
+        if rest:
+            self.buf[:rest] = self.buf[pos:fill].copy()
+        return rest
+
     def _native_batches(self, start: int, end: int | None) -> Iterator[RawBatch]:
         from gfcli.engine.bgzf_native import END, FULL, STOP
         from gfcli.engine.stats import vnative
@@ -123,16 +137,9 @@ class DirectReader:
             if pos > fill:  # the first block ended before `lo` (a malformed offset)
                 pos = fill
             pos = yield from self._split(split, fill, pos)
-            rest = fill - pos
+            fill = self._carry(fill, pos, done, dropped, address)
             if done:
-                drop_mapped_pages(src, dropped, address)
-                if rest:
-                    raise DataError("truncated BCF record at the end of the input",
-                                    path=self.display)
                 return
-            if rest:
-                self.buf[:rest] = self.buf[pos:fill].copy()
-            fill = rest
             pos = 0
 
     def _block_batches(self, start: int, end: int | None) -> Iterator[RawBatch]:
@@ -161,22 +168,7 @@ class DirectReader:
                 if fill < piece and not done:
                     continue
                 piece = PIECE_BYTES
-            pos = 0
-            while pos < fill:
-                split(self.buf, pos, fill, self.heads, self.s_off, self.i_off, self.out)
-                n, nxt = int(self.out[0]), int(self.out[1])
-                if n == 0:
-                    break
-                yield RawBatch(n, self.heads[:n], self.s_off[:n + 1], self.buf,
-                               self.i_off[:n + 1], self.buf)
-                pos = nxt
-            rest = fill - pos
+            pos = yield from self._split(split, fill, 0)
+            fill = self._carry(fill, pos, done, dropped, address)
             if done:
-                drop_mapped_pages(src, dropped, address)
-                if rest:
-                    raise DataError("truncated BCF record at the end of the input",
-                                    path=self.display)
                 return
-            if rest:
-                self.buf[:rest] = self.buf[pos:fill].copy()
-            fill = rest

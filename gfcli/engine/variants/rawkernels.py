@@ -112,55 +112,44 @@ def _masks64(typingctx, arr, idx):
     return numba.types.UniTuple(u64, 7)(arr, idx), _masks64_codegen
 
 
-def _newlines64_codegen(context, builder, signature, args):
-    from llvmlite import ir
+def _byte_mask64_codegen(byte: int):
+    """Codegen of a bit mask (bit j for arr[idx + j]) of the bytes equal to `byte` in
+    arr[idx:idx + 64], from one vector load and compare."""
 
-    ary = context.make_array(signature.args[0])(context, builder, args[0])
-    ptr = builder.gep(ary.data, [args[1]])
-    vty = ir.VectorType(ir.IntType(8), 64)
-    v = builder.load(builder.bitcast(ptr, vty.as_pointer()), align=1)
-    cmp = builder.icmp_unsigned("==", v, ir.Constant(vty, [NL] * 64))
-    return builder.bitcast(cmp, ir.IntType(64))
+    def codegen(context, builder, signature, args):
+        from llvmlite import ir
+
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        ptr = builder.gep(ary.data, [args[1]])
+        vty = ir.VectorType(ir.IntType(8), 64)
+        v = builder.load(builder.bitcast(ptr, vty.as_pointer()), align=1)
+        cmp = builder.icmp_unsigned("==", v, ir.Constant(vty, [byte] * 64))
+        return builder.bitcast(cmp, ir.IntType(64))
+
+    return codegen
+
+
+_NEWLINES64 = _byte_mask64_codegen(NL)
+_TABS64 = _byte_mask64_codegen(TAB)
+_SEMIS64 = _byte_mask64_codegen(SEMI)
 
 
 @numba.extending.intrinsic
 def _newlines64(typingctx, arr, idx):
     """Bit mask of the newlines in arr[idx:idx + 64] (idx + 64 <= len(arr))."""
-    return numba.types.uint64(arr, idx), _newlines64_codegen
-
-
-def _tabs64_codegen(context, builder, signature, args):
-    from llvmlite import ir
-
-    ary = context.make_array(signature.args[0])(context, builder, args[0])
-    ptr = builder.gep(ary.data, [args[1]])
-    vty = ir.VectorType(ir.IntType(8), 64)
-    v = builder.load(builder.bitcast(ptr, vty.as_pointer()), align=1)
-    cmp = builder.icmp_unsigned("==", v, ir.Constant(vty, [TAB] * 64))
-    return builder.bitcast(cmp, ir.IntType(64))
+    return numba.types.uint64(arr, idx), _NEWLINES64
 
 
 @numba.extending.intrinsic
 def _tabs64(typingctx, arr, idx):
     """Bit mask of the TABs in arr[idx:idx + 64] (idx + 64 <= len(arr))."""
-    return numba.types.uint64(arr, idx), _tabs64_codegen
-
-
-def _semis64_codegen(context, builder, signature, args):
-    from llvmlite import ir
-
-    ary = context.make_array(signature.args[0])(context, builder, args[0])
-    ptr = builder.gep(ary.data, [args[1]])
-    vty = ir.VectorType(ir.IntType(8), 64)
-    v = builder.load(builder.bitcast(ptr, vty.as_pointer()), align=1)
-    cmp = builder.icmp_unsigned("==", v, ir.Constant(vty, [SEMI] * 64))
-    return builder.bitcast(cmp, ir.IntType(64))
+    return numba.types.uint64(arr, idx), _TABS64
 
 
 @numba.extending.intrinsic
 def _semis64(typingctx, arr, idx):
     """Bit mask of the ';' in arr[idx:idx + 64] (idx + 64 <= len(arr))."""
-    return numba.types.uint64(arr, idx), _semis64_codegen
+    return numba.types.uint64(arr, idx), _SEMIS64
 
 
 ALL = np.uint64(0xFFFFFFFFFFFFFFFF)

@@ -114,22 +114,12 @@ class _Kernels:
     def load(self) -> dict[str, Callable[..., int]] | None:
         if self._loaded is not None or self._failed:
             return self._loaded
-        if os.environ.get("GFCLI_NO_NATIVE"):
-            self._failed = True
-            return None
-        try:
-            self._loaded = self._load_shared()
-        except Exception:
-            self._loaded = None
-        if self._loaded is None:
-            self._loaded = _mcjit().load()
+        from gfcli.engine.bam.sharedlib import load_native
+
+        self._loaded = load_native("vcfraw", SOURCES, BUILD_TAG, SIGNATURES, _build,
+                                   lambda: _mcjit().load())
         self._failed = self._loaded is None
         return self._loaded
-
-    def _load_shared(self) -> dict[str, Callable[..., int]]:
-        from gfcli.engine.bam.sharedlib import load_set
-
-        return load_set("vcfraw", SOURCES, BUILD_TAG, SIGNATURES, _build)
 
 
 _MCJIT: list[Any] = []
