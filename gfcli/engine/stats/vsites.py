@@ -19,9 +19,10 @@ off, and the caller's htslib path counts the whole chunk. Used for BGZF VCF file
 streams) when no option needs more than the sites: no -s/-S, -i/-e, -t/-T, -r/-R, -f, -u,
 --af-tag.
 
-A run (`run`) needs neither numpy nor a process pool: with -@ N it forks N workers as
-soon as the header is read (`vcfheader`) and the chunks planned. Each takes chunk numbers
-from a pipe, counts into its own block of int64 counters in one shared anonymous mapping
+A run (`run`) needs neither numpy nor a process pool: with -@ N it forks N - 1 workers
+(`forkrun`) as soon as the header is read (`vcfheader`) and the chunks planned, and the
+parent counts too once its own start-up is done. Each takes chunk numbers from a pipe,
+counts into its own block of int64 counters in one shared anonymous mapping
 (`Layout`; ctypes arrays, the kernel called through address tables) and reports back on
 its own pipe only the highest QUAL bin it reached, or the VariantStats of chunks htslib
 counted, or its error. The parent meanwhile has nothing to import but the renderer, and
@@ -33,11 +34,11 @@ from __future__ import annotations
 import ctypes
 import mmap
 import os
-import signal
 import struct
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from gfcli.engine import forkrun
 from gfcli.engine.bgzf import (
     Inflater,
     block_isize,
@@ -576,148 +577,49 @@ def run(plan: Plan, processes: int) -> Result | Pending:
     return Pending(plan, processes)
 
 
-_CLAIM = struct.Struct("<i")
-# claims written to the pipe before any child reads it: within the 4 KiB every Linux pipe
-# holds (with more chunks, a claim is a run of consecutive chunks)
-MAX_CLAIMS = 4096 // _CLAIM.size
-_REPORT = struct.Struct("<qq")  # qual_hi, then what follows: 0 nothing, 1 partials, 2 error
+# claims in the pipe at the most (forkrun.MAX_CLAIMS; here so that a test can lower it)
+MAX_CLAIMS = forkrun.MAX_CLAIMS
+_REPORT = struct.Struct("<qq")  # qual_hi, then 1 when pickled partials follow
+
+
+def _encode(report: tuple[int, list[Any]]) -> bytes:
+    """A child's (qual_hi, partials): pickle (a few ms to import) only for chunks htslib
+    counted."""
+    qual_hi, partials = report
+    data = _REPORT.pack(qual_hi, 1 if partials else 0)
+    return data + forkrun._dumps(partials) if partials else data
+
+
+def _decode(data: bytes) -> tuple[int, list[Any]]:
+    qual_hi, kind = _REPORT.unpack_from(data)
+    return qual_hi, forkrun._loads(data[_REPORT.size:]) if kind else []
 
 
 class Pending:
-    """A plan's chunks counted by this process and `processes - 1` forked ones: each takes
-    the next claim (a chunk, or a run of `per` chunks) from a pipe (reads of 4 bytes are
-    atomic) and counts into its own block of a shared mapping; a child sends back
-    (qual_hi, partials) or the error it met on its own pipe. The parent forks, does its own
-    work (imports) and then counts with the children in `wait` (one fork fewer, and no
-    core left to a parent that only waits)."""
+    """A plan's chunks counted by this process and `processes - 1` forked ones
+    (`forkrun.Forked`), each into its own block of a shared mapping; a child sends back
+    only (qual_hi, partials). The parent forks, does its own work (imports) and then
+    counts with the children in `wait` (one fork fewer, and no core left to a parent that
+    only waits)."""
 
     def __init__(self, plan: Plan, processes: int):
         self.plan = plan
         self.processes = processes
-        self.per = -(-len(plan.chunks) // MAX_CLAIMS)
         self.mem = mmap.mmap(-1, processes * plan.layout.nbytes)  # shared with the children
-        claim_r, claim_w = os.pipe()
-        claims = -(-len(plan.chunks) // self.per)
-        os.write(claim_w, b"".join(_CLAIM.pack(k) for k in range(claims)))
-        os.close(claim_w)
-        self.claim_r: int | None = claim_r
-        self.children: list[tuple[int, int]] = []  # (pid, result pipe)
-        try:
-            for block in range(1, processes):
-                back_r, back_w = os.pipe()
-                pid = os.fork()
-                if pid == 0:  # pragma: no cover - the child (coverage does not follow it)
-                    os.close(back_r)
-                    self._child(block, claim_r, back_w)
-                os.close(back_w)
-                self.children.append((pid, back_r))
-        except BaseException:
-            self.kill()
-            raise
-
-    def _claims(self, claim_r: int) -> Callable[[], int | None]:
-        """The next chunk number this process counts (None: all are taken)."""
-        queue: list[int] = []
-        per, n = self.per, len(self.plan.chunks)
-
-        def claim() -> int | None:
-            if not queue:
-                data = os.read(claim_r, _CLAIM.size)
-                if len(data) != _CLAIM.size:
-                    return None
-                first = _CLAIM.unpack(data)[0] * per
-                queue.extend(range(min(first + per, n) - 1, first - 1, -1))
-            return queue.pop()
-
-        return claim
-
-    def _child(self, block: int, claim_r: int, back_w: int) -> None:  # pragma: no cover
-        code = 0
-        try:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            for _, other in self.children:
-                os.close(other)
-            try:
-                qual_hi, partials = _work(self.plan, self.mem, block, self._claims(claim_r))
-                # pickle (a few ms to import) only for chunks htslib counted
-                data = _REPORT.pack(qual_hi, 1 if partials else 0)
-                if partials:
-                    import pickle
-
-                    data += pickle.dumps(partials)
-            except BaseException as exc:  # noqa: BLE001 - handed to the parent
-                import pickle
-
-                code = 1
-                try:
-                    data = _REPORT.pack(0, 2) + pickle.dumps(exc)
-                except Exception:  # noqa: BLE001 - an exception that does not pickle
-                    data = _REPORT.pack(0, 2) + pickle.dumps(DataError(str(exc)))
-            view = memoryview(data)
-            while view:
-                view = view[os.write(back_w, view):]
-        except BaseException:  # noqa: BLE001
-            code = 1
-        finally:
-            os._exit(code)
+        self.forked = forkrun.Forked(
+            len(plan.chunks), processes,
+            lambda claim, block: _work(plan, self.mem, block, claim),
+            max_claims=MAX_CLAIMS, encode=_encode, decode=_decode, display=plan.display)
 
     def wait(self) -> Result:
         """This process's share of the counting, then the children's counters once all
         have finished; the first error raised."""
         result = Result(self.mem, self.processes, self.plan.layout)
-        error: BaseException | None = None
-        try:
-            assert self.claim_r is not None
-            result.qual_hi, result.partials = _work(self.plan, self.mem, 0,
-                                                    self._claims(self.claim_r))
-            while self.children:
-                pid, back = self.children[0]
-                chunks = []
-                while True:
-                    data = os.read(back, 1 << 20)
-                    if not data:
-                        break
-                    chunks.append(data)
-                os.close(back)
-                self.children.pop(0)
-                _, status = os.waitpid(pid, 0)
-                data = b"".join(chunks)
-                try:
-                    qual_hi, kind = _REPORT.unpack_from(data)
-                    if kind:
-                        import pickle
-
-                        payload = pickle.loads(data[_REPORT.size:])
-                except Exception:  # noqa: BLE001 - died before it could say
-                    qual_hi, kind, payload = 0, 2, DataError(
-                        f"a worker process ended without its result (status {status})",
-                        path=self.plan.display)
-                if kind == 2:
-                    error = payload
-                    break
-                result.qual_hi = max(result.qual_hi, qual_hi)
-                if kind == 1:
-                    result.partials.extend(payload)
-        finally:
-            self.kill()
-        if error is not None:
-            raise error
+        for qual_hi, partials in self.forked.wait():
+            result.qual_hi = max(result.qual_hi, qual_hi)
+            result.partials.extend(partials)
         return result
 
     def kill(self) -> None:
         """Stop the children still running (an error or Ctrl-C in the parent)."""
-        if self.claim_r is not None:
-            os.close(self.claim_r)
-            self.claim_r = None
-        for pid, back in self.children:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-            except OSError:
-                pass
-            try:
-                os.close(back)
-            except OSError:
-                pass
-        self.children = []
+        self.forked.kill()
