@@ -187,3 +187,22 @@ def test_unlinkable_set_falls_back_to_numba_and_stays_so(tmp_path: Path) -> None
     again = _run(script, cache)  # the manifest remembers: no recompiling, no numba import
     assert again.returncode == 0, again.stderr
     assert "loaded False numba False" in again.stdout
+
+
+def test_cpu_tag_keys_the_shared_libraries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Code built for one CPU is cached under a key naming it; GFCLI_BASELINE_KERNELS=1
+    selects baseline code under another key."""
+    from gfcli.engine.bam import sharedlib
+
+    sources = [str(ROOT / "gfcli" / "engine" / "bam" / "sharedlib.py")]
+    monkeypatch.setattr(sharedlib, "_CPU", [])
+    monkeypatch.delenv("GFCLI_BASELINE_KERNELS", raising=False)
+    host_tag = sharedlib.cpu_tag()
+    host = sharedlib.shared_key(sources, "t")
+    monkeypatch.setattr(sharedlib, "_CPU", [])
+    monkeypatch.setenv("GFCLI_BASELINE_KERNELS", "1")
+    assert sharedlib.cpu_tag() == ""
+    baseline = sharedlib.shared_key(sources, "t")
+    assert (host != baseline) == bool(host_tag)
+    if os.uname().machine == "x86_64" and os.path.exists("/proc/cpuinfo"):
+        assert host_tag  # Linux x86-64 names its CPU

@@ -165,6 +165,17 @@ def test_numba_kernels_equal_native(cohorts):
         assert native == jitted, name
 
 
+def test_baseline_kernels_equal_host_cpu_kernels(cohorts):
+    """Kernels built for this CPU (sharedlib.cpu_tag: AVX-512 here) and as baseline x86-64
+    (GFCLI_BASELINE_KERNELS=1, its own cache entry) count the same."""
+    for name in ("diploid", "mixed"):
+        path = cohorts[name]
+        host = _gfcli("-s", "-", path).splitlines()[2:]
+        baseline = _gfcli("-s", "-", path,
+                          env={"GFCLI_BASELINE_KERNELS": "1"}).splitlines()[2:]
+        assert host == baseline, name
+
+
 def test_htslib_reader_equals_in_place(cohorts):
     """Records read by htslib (bcf_read: no vector-end handling in the kernel) give the
     same numbers as records read in place (vbcfdirect)."""
