@@ -890,10 +890,62 @@ def _compute(req: StatsRequest, inp, sites_ok: bool = True, task_only: bool = Fa
     from gfcli.engine.stats import vnative
 
     vnative.preload()  # before the workers fork: they share the loaded code
+    if (direct and req.threads > 1 and len(chunk_list) > 1
+            and all(c.kind == chunking.OFFSETS for c in chunk_list)):
+        return _count_forked(task, chunk_list, req.threads, display)
     with make_runner(req.threads if parallel else 1) as runner:
         acc = merge_results(runner.map(task, chunk_list))
     if acc is None:
         acc = VariantStats(settings, [display], contigs)
+    return acc
+
+
+def _count_claims(task: _Task, chunk_list, claim) -> tuple[VariantStats | None, dict]:
+    """The chunks `claim` hands this process, added into one VariantStats, and each
+    chunk's float VAF sums apart (by chunk number: see `_count_forked`)."""
+    acc: VariantStats | None = None
+    dvaf: dict[int, np.ndarray] = {}
+    while (k := claim()) is not None:
+        part = task(chunk_list[k])
+        dvaf[k] = part.a["dvaf"].copy()  # (the first part's array is added to)
+        if acc is None:
+            acc = part
+        else:
+            acc += part
+    return acc, dvaf
+
+
+def _count_forked(task: _Task, chunk_list, threads: int, display: str) -> VariantStats:
+    """The direct BCF path with -@ N: this process and N - 1 forked ones (`forkrun`) take
+    chunks in turn, each adding them into one VariantStats that it sends back once, so the
+    parent merges N of them rather than one a chunk (and counts too rather than wait)."""
+    from gfcli.engine import forkrun
+
+    processes = min(threads, max(1, os.cpu_count() or 1) * 4)  # as execute.make_runner
+    forked = forkrun.Forked(len(chunk_list), processes,
+                            lambda claim, slot: _count_claims(task, chunk_list, claim),
+                            display=display)
+    acc: VariantStats | None = None
+    dvaf: dict[int, np.ndarray] = {}
+    for part, sums in forked.wait():
+        dvaf.update(sums)
+        if part is None:
+            continue
+        if acc is None:
+            acc = part
+        else:
+            acc += part
+    if acc is None:
+        return VariantStats(task.settings, list(task.files), list(task.contigs))
+    # float sums depend on the order they are added in: in chunk order, as the serial
+    # runner's merge adds them, so that every -@ prints the same digits
+    total = None
+    for k in sorted(dvaf):
+        if total is None:
+            total = dvaf[k].copy()
+        else:
+            total += dvaf[k]
+    acc.a["dvaf"] = total
     return acc
 
 
