@@ -116,3 +116,116 @@ def test_cli_native_equals_block_loop(cohort):
         for threads in ("1", "2"):
             got = cf._body(cf._gfcli("-s", "-", "-@", threads, cohort, env={**small, **env}))
             assert got == expected, (env, threads)
+
+
+def _task(path: str, samples: str = "-"):
+    from gfcli.engine.source import open_input
+    from gfcli.engine.stats import variants as V
+    from gfcli.engine.stats.base import StatsRequest
+
+    req = StatsRequest(inputs=[path], samples=samples).resolve("variants")
+    return V._compute(req, open_input(path), task_only=True)
+
+
+def _counts(acc) -> dict:
+    return {name: acc.a[name].copy() for name in acc.a}
+
+
+def _equal(a, b) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("piece", [0, 1 << 10])
+def test_native_loop_equals_batch_loop(cohort, monkeypatch, piece):
+    """vbcfcount.count_range (inflate, split and count in C) adds what the batches of the
+    same range add through VariantStats.update, ring included, for ranges starting and
+    ending inside blocks, with every record typed-skipped, and with a buffer far smaller
+    than a record (the C loop asks for it to grow)."""
+    from gfcli.engine.stats import variants as V
+    from gfcli.engine.stats import vbcfcount, vbcfdirect
+
+    task = _task(cohort)
+    reader = vbcfdirect.DirectReader(cohort, "c.bcf")
+    if vbcfcount.count_range(reader, V.VariantStats(task.settings, ["x"], list(
+            task.contigs)), task.kernel_inputs, V.new_ring(), _record_offsets(cohort)[0],
+            None) is None:
+        pytest.skip("no native loop here")
+    if piece:
+        monkeypatch.setattr(vbcfdirect, "PIECE_BYTES", piece)
+        monkeypatch.setattr(vbcfdirect, "FIRST_PIECE_BYTES", piece // 4)
+    offsets = _record_offsets(cohort)
+    for typed in (False, True):
+        native = vbcfdirect.DirectReader(cohort, "c.bcf")
+        loop = vbcfdirect.DirectReader(cohort, "c.bcf")
+        if piece:
+            native.buf = np.empty(piece, np.uint8)
+            loop.buf = np.empty(piece, np.uint8)
+        for start, end in [(offsets[0], None), *_ranges(offsets)]:
+            acc_n = V.VariantStats(task.settings, ["x"], list(task.contigs))
+            acc_b = V.VariantStats(task.settings, ["x"], list(task.contigs))
+            ring_n, ring_b = V.new_ring(), V.new_ring()
+            assert vbcfcount.count_range(reader if start == offsets[0] else native, acc_n,
+                                         task.kernel_inputs, ring_n, start, end,
+                                         typed_skip=typed) is False
+            for batch in loop.batches(start, end):
+                if typed:
+                    batch.skip = np.full(batch.n, 2, np.uint8)
+                acc_b.update(batch, task.kernel_inputs, ring_b)
+            assert _equal(_counts(acc_n), _counts(acc_b)), (typed, start, end)
+            assert np.array_equal(ring_n[0], ring_b[0]) and np.array_equal(ring_n[1],
+                                                                          ring_b[1])
+            assert acc_n.qual_hi == acc_b.qual_hi
+
+
+def test_native_loop_stops_at_an_unset_ring_entry(cohort):
+    """With stop_on_unset, the loop returns True after the batch that read a ring entry
+    no record of the range set (a symbolic ALT early in a chunk), as the batch loop's
+    caller stops."""
+    from gfcli.engine.stats import variants as V
+    from gfcli.engine.stats import vbcfcount, vbcfdirect
+
+    task = _task(cohort)
+    offsets = _record_offsets(cohort)
+    reader = vbcfdirect.DirectReader(cohort, "c.bcf")
+    stops = 0
+    for start, end in _ranges(offsets):
+        acc = V.VariantStats(task.settings, ["x"], list(task.contigs))
+        ring = V.new_ring(unset=True)
+        stopped = vbcfcount.count_range(reader, acc, task.kernel_inputs, ring, start, end,
+                                        stop_on_unset=True)
+        if stopped is None:
+            pytest.skip("no native loop here")
+        assert stopped == bool(ring[1][1])
+        stops += stopped
+    assert stops  # the generated cohort has symbolic ALTs at range starts
+
+
+def test_native_loop_errors_name_the_file(cohort, tmp_path):
+    """A damaged block met by the C loop, and a file cut inside a record: the batch
+    path's one-line messages."""
+    from gfcli.engine.errors import DataError
+    from gfcli.engine.stats import variants as V
+    from gfcli.engine.stats import vbcfcount, vbcfdirect
+
+    task = _task(cohort)
+    offsets = _record_offsets(cohort)
+    data = bytearray(open(cohort, "rb").read())
+    last = offsets[len(offsets) // 2] >> 16
+    bad = bytearray(data)
+    bad[last + 30] ^= 0xFF  # inside the deflate stream (or its CRC check fails)
+    damaged = tmp_path / "bad.bcf"
+    damaged.write_bytes(bad)
+    messages = []
+    for native in (True, False):
+        reader = vbcfdirect.DirectReader(str(damaged), "bad.bcf")
+        acc = V.VariantStats(task.settings, ["x"], list(task.contigs))
+        with pytest.raises(DataError) as err:
+            if native:
+                if vbcfcount.count_range(reader, acc, task.kernel_inputs, V.new_ring(),
+                                         offsets[0], None) is None:
+                    pytest.skip("no native loop here")
+            else:
+                for batch in reader.batches(offsets[0], None):
+                    acc.update(batch, task.kernel_inputs)
+        messages.append(str(err.value))
+    assert messages[0] == messages[1] and "bad.bcf" in messages[0], messages

@@ -56,8 +56,9 @@ _RUN_ARGS = [_P, _P, _P, _P, _I64, _I64, _P, _I64, _I64, _P, _P, _I64, _P]
 _SPAN_ARGS = [_P, _I64, _I64, _I64, _I64, _P]
 
 
-def _message(code: int, address: int, value: int) -> str:
-    """The Python path's wording (bgzf.block_size, _MappedBlocks, bgzf.Inflater)."""
+def error_message(code: int, address: int, value: int) -> str:
+    """The Python path's wording (bgzf.block_size, _MappedBlocks, bgzf.Inflater) for an
+    error code of the run function."""
     if code == -1:
         return f"not a BGZF block at byte {address}"
     if code == -2:
@@ -98,30 +99,13 @@ _TRIED = False
 _LOCK = threading.Lock()  # two threads' first calls: one build, both see its result
 
 
+_NAME, _TAG = "bgzf-native", "bgzf-native-1"
+
+
 def _cache_path() -> str:
-    from gfcli.engine.bam.sharedlib import shared_key
-    from gfcli.engine.numba_cache import cache_dir
+    from gfcli.engine.bam.sharedlib import c_library_path
 
-    root = cache_dir() or os.path.join(os.path.dirname(_SOURCE), "__pycache__")
-    return os.path.join(root, f"gfcli-bgzf-native-{shared_key([_SOURCE], 'bgzf-native-1')}.so")
-
-
-def _build(path: str) -> None:
-    # imported here: only the first run on a machine builds (tempfile alone costs ~7 ms)
-    import shutil
-    import subprocess
-    import tempfile
-
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
-        raise RuntimeError("no C compiler")
-    root = os.path.dirname(path)
-    os.makedirs(root, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=root) as tmp:
-        so = os.path.join(tmp, "bgzf_native.so")
-        subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", so, _SOURCE], check=True,
-                       capture_output=True)
-        os.replace(so, path)  # atomic: a concurrent run sees the whole library or none
+    return c_library_path(_SOURCE, _NAME, _TAG)
 
 
 def _load() -> _Library | None:
@@ -141,23 +125,11 @@ def _load_locked() -> _Library | None:
     deflate = bgzf._libdeflate()
     if deflate is None:
         return None
+    from gfcli.engine.bam.sharedlib import load_c
+
     try:
-        path = _cache_path()
-        if not os.path.exists(path):
-            if os.path.exists(path + ".failed"):
-                return None
-            try:
-                _build(path)
-            except Exception:
-                # remembered: later runs take the Python loop at once instead of failing
-                # the same compilation again
-                try:
-                    with open(path + ".failed", "w") as handle:
-                        handle.write("build failed\n")
-                except OSError:
-                    pass
-                return None
-        _LIB = _Library(ctypes.CDLL(path), deflate)
+        lib = load_c(_SOURCE, _NAME, _TAG)
+        _LIB = None if lib is None else _Library(lib, deflate)
     except (OSError, AttributeError, RuntimeError):
         _LIB = None
     return _LIB
@@ -204,6 +176,20 @@ class NativeInflater:
         self._state = (_I64 * 5)()
         self._err = (_I64 * 1)()
 
+    @property
+    def run_address(self) -> int:
+        """gfcli_bgzf_inflate_run's address, for C code that calls it (vbcfloop.c)."""
+        return int(ctypes.cast(self._lib.run, _P).value or 0)
+
+    @property
+    def src_address(self) -> int:
+        return self._src
+
+    def inflate_handles(self) -> tuple[int, int, int]:
+        """What the run function takes first: libdeflate's decompress and crc32, and this
+        inflater's decompressor."""
+        return self._lib.inflate_ptr, self._lib.crc_ptr, self._handle
+
     def __del__(self) -> None:
         handle, self._handle = getattr(self, "_handle", None), None
         if handle:
@@ -231,7 +217,8 @@ class NativeInflater:
                 run.starts.extend(self._starts[:n])
             reason = int(state[2])
             if reason < 0:
-                raise DataError(_message(reason, int(state[3]), int(state[4])), path=self.name)
+                raise DataError(error_message(reason, int(state[3]), int(state[4])),
+                                path=self.name)
             if reason != _TABLE:
                 break
         run.address = int(state[0])
@@ -245,7 +232,7 @@ class NativeInflater:
         got = self._lib.span(self._src, self.size, address,
                              -1 if stop_address is None else stop_address, want, self._err)
         if got < 0:
-            raise DataError(_message(int(got), int(self._err[0]), 0), path=self.name)
+            raise DataError(error_message(int(got), int(self._err[0]), 0), path=self.name)
         return int(got)
 
 

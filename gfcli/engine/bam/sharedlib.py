@@ -216,3 +216,59 @@ def address_tables(spec: Sequence[tuple[str, Any, int]],
         lens[2 * i] = arr.size
         lens[2 * i + 1] = arr.shape[1] if rank == 2 else 1
     return ptrs, lens
+
+
+_C_LIBS: dict[str, Any] = {}  # by cache path: loaded once per process (None: unavailable)
+
+
+def load_c(source: str, name: str, tag: str) -> ctypes.CDLL | None:
+    """The C file `source` compiled by the system C compiler into a shared library in the
+    kernel cache (once per machine, keyed like the kernel sets) and loaded; None without a
+    compiler or when the build failed (remembered next to the entry, so later runs do not
+    try again). Callers keep a Python path for None."""
+    path = c_library_path(source, name, tag)
+    if path in _C_LIBS:
+        return _C_LIBS[path]
+    lib = None
+    try:
+        if not os.path.exists(path) and not os.path.exists(path + ".failed"):
+            try:
+                _build_c(source, path)
+            except Exception:
+                try:
+                    with open(path + ".failed", "w") as handle:
+                        handle.write("build failed\n")
+                except OSError:
+                    pass
+        if os.path.exists(path):
+            lib = ctypes.CDLL(path)
+    except OSError:
+        lib = None
+    _C_LIBS[path] = lib
+    return lib
+
+
+def c_library_path(source: str, name: str, tag: str) -> str:
+    """Where `load_c` keeps the library of `source`."""
+    from gfcli.engine.numba_cache import cache_dir
+
+    root = cache_dir() or os.path.join(os.path.dirname(source), "__pycache__")
+    return os.path.join(root, f"gfcli-{name}-{shared_key([source], tag)}.so")
+
+
+def _build_c(source: str, path: str) -> None:
+    # imported here: only the first run on a machine builds (tempfile alone costs ~7 ms)
+    import shutil
+    import subprocess
+    import tempfile
+
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        raise RuntimeError("no C compiler")
+    root = os.path.dirname(path)
+    os.makedirs(root, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=root) as tmp:
+        so = os.path.join(tmp, "lib.so")
+        subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", so, source], check=True,
+                       capture_output=True)
+        os.replace(so, path)  # atomic: a concurrent run sees the whole library or none

@@ -177,6 +177,11 @@ def _load() -> dict[str, Callable[..., int]] | None:
     return kernels
 
 
+def native_kernels() -> dict[str, Callable[..., int]] | None:
+    """The precompiled kernels by name (ctypes functions), or None (the numba ones run)."""
+    return _load()
+
+
 def preload() -> None:
     """Load (building once per machine) the native kernels: call in the parent before the
     workers fork, so they share the code instead of each loading it."""
@@ -187,7 +192,7 @@ _WS: dict[int, np.ndarray] = {}  # update_ws's workspace by sample count, one pe
 _SAMPLE_IDX = [name for name, _t, _r in UPDATE_ARGS].index("sample_idx")
 
 
-def _workspace(n_sel: int) -> np.ndarray:
+def workspace(n_sel: int) -> np.ndarray:
     ws = _WS.get(n_sel)
     if ws is None:  # zero: update_ws leaves its counts zero again when it returns
         ws = _WS[n_sel] = np.zeros(ws_size(n_sel), np.int64)
@@ -202,13 +207,13 @@ def update() -> Callable[..., int]:
 
         def jitted(n, *arrays):
             # the workspace kept too: its VAF table is built once, not every batch
-            return vkernels.update_ws(n, *arrays, _workspace(arrays[_SAMPLE_IDX].size))
+            return vkernels.update_ws(n, *arrays, workspace(arrays[_SAMPLE_IDX].size))
 
         return jitted
     fn = native["stats_update"]
 
     def call(n, *arrays):
-        ws = _workspace(arrays[_SAMPLE_IDX].size)
+        ws = workspace(arrays[_SAMPLE_IDX].size)
         ints = np.array([n], np.int64)
         ptrs, lens = _update_tables((*arrays, ws))
         return fn(ints.ctypes.data, ptrs.ctypes.data, lens.ctypes.data)
