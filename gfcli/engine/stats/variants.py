@@ -167,8 +167,9 @@ class VariantStats:
         if self.qual_hi is not None:
             self.qual_hi = max(self.qual_hi, int(scratch[vnative.SCRATCH_QHI, 0]))
         if r != batch.n:
-            raise DataError("incorrect AN/AC counts (AN smaller than the sum of AC)"
-                            if r >= 0 else "genotype allele index out of range")
+            from gfcli.engine.stats.vbcfcount import kernel_error
+
+            raise kernel_error(r)
 
     # -- pickling (chunk results travel from the workers): large counters sparse --------
     def __getstate__(self) -> dict:
@@ -422,24 +423,50 @@ class _Task:
             # with the ring unset first, and only if it read an unset entry count it
             # again after reading those records for the ring.
             ring = new_ring(unset=True)
-            for batch in _batches(self, chunk):
-                if batch.n:
-                    acc.update(batch, self.kernel_inputs, ring)
-                if ring[1][1]:
-                    break
-            else:
+            if not self._count(chunk, acc, ring, stop_on_unset=True):
                 return acc
             acc = VariantStats(self.settings, list(self.files), list(self.contigs))
             ring = new_ring()
             before = dataclasses.replace(chunk, start=prime, end=chunk.start)
-            for batch in _batches(self, before):
-                if batch.n:
-                    batch.skip = np.full(batch.n, 2, np.uint8)
-                    acc.update(batch, self.kernel_inputs, ring)
+            self._count(before, acc, ring, typed_skip=True)
+        self._count(chunk, acc, ring)
+        return acc
+
+    def _count(self, chunk, acc: VariantStats, ring, typed_skip: bool = False,
+               stop_on_unset: bool = False) -> bool:
+        """Count `chunk` into `acc` (`typed_skip`: its records only set the ring); whether
+        it stopped (`stop_on_unset`) after a batch that read an unset ring entry. A BGZF BCF
+        range goes through the C loop when it is there (vbcfcount), else batch by batch."""
+        from gfcli.engine.chunks import OFFSETS, STREAM
+
+        if self.direct_bcf and self.expr is None and chunk.kind in (OFFSETS, STREAM):
+            from gfcli.engine.stats import vbcfcount
+
+            st = _prepared_state(self)
+            start = chunk.start if chunk.start is not None else st.after_header
+            stopped = vbcfcount.count_range(_direct_reader(st), acc, self.kernel_inputs,
+                                            ring, start, chunk.end, typed_skip=typed_skip,
+                                            stop_on_unset=stop_on_unset)
+            if stopped is not None:
+                return stopped
         for batch in _batches(self, chunk):
             if batch.n:
+                if typed_skip:
+                    batch.skip = np.full(batch.n, 2, np.uint8)
                 acc.update(batch, self.kernel_inputs, ring)
-        return acc
+            if stop_on_unset and ring[1][1]:
+                return True
+        return False
+
+
+def _direct_reader(st):
+    """The state's direct BCF reader (one per process and file)."""
+    reader = getattr(st, "_stats_direct", None)
+    if reader is None:
+        from gfcli.engine.stats.vbcfdirect import DirectReader
+
+        reader = st._stats_direct = DirectReader(st.s.path, st.s.display)
+    return reader
 
 
 _PREPARED: set[tuple[int, object]] = set()
@@ -494,13 +521,8 @@ def _batches(task: _Task, chunk):
             yield _targeted(task, st, vcfraw.records_to_batch(items))
         return
     if task.direct_bcf and chunk.kind in (OFFSETS, STREAM):
-        reader = getattr(st, "_stats_direct", None)
-        if reader is None:
-            from gfcli.engine.stats.vbcfdirect import DirectReader
-
-            reader = st._stats_direct = DirectReader(st.s.path, st.s.display)
         start = chunk.start if chunk.start is not None else st.after_header
-        yield from reader.batches(start, chunk.end)
+        yield from _direct_reader(st).batches(start, chunk.end)
         return
     L = st.L
     if chunk.kind == OFFSETS:
