@@ -311,39 +311,29 @@ def _af_value(i: int, m_af: int, bins) -> float:
     return (i - 1) / (m_af - 1)
 
 
+_HWE_BINS = 100
+_HWE_X: list[str] = []  # each bin's printed heterozygosity, as bcftools prints j/100.0f
+
+
 def _hwe(af_hwe, s) -> str:
-    n = 100
+    """The HWE lines: per AF bin with genotypes, the heterozygosity bins where the
+    cumulative fraction (float32, as bcftools) first reaches 25, 50 and 75 %."""
+    n = _HWE_BINS
+    if not _HWE_X:
+        _HWE_X.extend(f"{np.float32(j) / np.float32(n):f}" for j in range(n))
     h = af_hwe.reshape(s.m_af, n).copy()
     h[1] += h[0]
+    cum = np.cumsum(h, axis=1)
     lines = []
-    for i in range(1, s.m_af):
-        row = h[i]
-        total = int(row.sum())
-        if not total:
+    for i in np.flatnonzero(cum[:, -1]).tolist():
+        if i == 0:
             continue
+        total = int(cum[i, -1])
+        frac = cum[i].astype(np.float32) / np.float32(total)
+        q25, q50, q75 = np.searchsorted(frac, (0.25, 0.5, 0.75)).tolist()
         af = _af_value(i, s.m_af, s.af_bins)
-        vals: list[str] = []
-        nprn = 3
-        acc = 0
-        for j in range(n):
-            acc += int(row[j])
-            frac = np.float32(acc) / np.float32(total)
-            x = f"{np.float32(j) / np.float32(n):f}"
-            if frac >= 0.75:
-                while nprn > 0:
-                    vals.append(x)
-                    nprn -= 1
-                break
-            if frac >= 0.5:
-                while nprn > 1:
-                    vals.append(x)
-                    nprn -= 1
-                continue
-            if frac >= 0.25:
-                while nprn > 2:
-                    vals.append(x)
-                    nprn -= 1
-        lines.append(f"HWE\t0\t{af:f}\t{total}\t" + "\t".join(vals) + "\n")
+        lines.append(f"HWE\t0\t{af:f}\t{total}\t{_HWE_X[q25]}\t{_HWE_X[q50]}\t"
+                     f"{_HWE_X[q75]}\n")
     return "".join(lines)
 
 
