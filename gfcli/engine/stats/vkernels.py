@@ -1349,20 +1349,43 @@ def _sample_fast(ibuf, buf, a_beg, a_len, a_type, a_n, iaf, gt_p, gt_n, dpf_p, d
     lst = codes + n_sel
     bad = np.int64(0)
     m = np.int64(0)
-    for s in range(n_sel):
-        si = s if ident else sample_idx[_u(s)]
-        if gt_n == 2:
-            p = gt_p + 2 * si
-            c = (ws[_u(WS_C1 + ibuf[_u(p)])] << 2) | ws[_u(WS_C1 + ibuf[_u(p + 1)])]
-        else:
-            c = (ws[_u(WS_C1 + ibuf[_u(gt_p + si)])] << 2) | C_END
-        bad |= c
-        c &= 15
-        ws[_u(codes + s)] = c
-        ws[_u(lst + m)] = s
-        m += np.int64(c != C_HOMRR)  # every other code is listed
-    if bad >= C_OTHER:
-        return False
+    if ident and gt_n == 2:
+        # the codes in a loop without table loads or the list's dependent store, which
+        # LLVM vectorises; the list after it (below)
+        end_b = 0x80 if ws[WS_C1 + 0x80] == C_END else 0x81
+        for s in range(n_sel):
+            b0 = np.int64(ibuf[_u(gt_p + 2 * s)])
+            b1 = np.int64(ibuf[_u(gt_p + 2 * s + 1)])
+            c0 = (b0 >> 1) if b0 < 6 else np.int64(C_OTHER)
+            c1 = (b1 >> 1) if b1 < 6 else np.int64(C_OTHER)
+            c0 = np.int64(C_END) if (b0 == 0x81) | (b0 == end_b) else c0
+            c1 = np.int64(C_END) if (b1 == 0x81) | (b1 == end_b) else c1
+            c = (c0 << 2) | c1
+            bad |= c
+            c &= 15
+            ws[_u(codes + s)] = c
+            m += np.int64(c != C_HOMRR)
+        if bad >= C_OTHER:
+            return False
+        j = np.int64(0)
+        for s in range(n_sel):
+            ws[_u(lst + j)] = s
+            j += np.int64(ws[_u(codes + s)] != C_HOMRR)
+    else:
+        for s in range(n_sel):
+            si = s if ident else sample_idx[_u(s)]
+            if gt_n == 2:
+                p = gt_p + 2 * si
+                c = (ws[_u(WS_C1 + ibuf[_u(p)])] << 2) | ws[_u(WS_C1 + ibuf[_u(p + 1)])]
+            else:
+                c = (ws[_u(WS_C1 + ibuf[_u(gt_p + si)])] << 2) | C_END
+            bad |= c
+            c &= 15
+            ws[_u(codes + s)] = c
+            ws[_u(lst + m)] = s
+            m += np.int64(c != C_HOMRR)  # every other code is listed
+        if bad >= C_OTHER:
+            return False
     ws[WS_NFAST] += 1
     _record_table(ws, buf, a_beg, a_len, a_type, a_n, ad_p >= 0)
     nref = n_sel - m
