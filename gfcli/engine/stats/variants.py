@@ -31,6 +31,8 @@ from gfcli.engine.errors import DataError, UsageError
 from gfcli.engine.stats.base import TEXT, VARIANTS, StatsRequest
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import numpy as np
 else:
     class _Numpy:
@@ -412,6 +414,9 @@ class _Task:
     expr: object = None  # variants.filter.FilterSpec for -i/-e, or None
     direct_bcf: bool = False  # BGZF BCF file without targets: vbcfdirect reads it
     primes: tuple = ()  # (chunk start, earlier record start): records read to set the ring
+    # direct_bcf: (path, display, first record's virtual offset, run id), all that path
+    # reads of htslib's state: htslib is then not opened (`_prepared_state`)
+    direct_at: tuple | None = None
 
     def __call__(self, chunk) -> VariantStats:
         acc = VariantStats(self.settings, list(self.files), list(self.contigs))
@@ -472,7 +477,30 @@ def _direct_reader(st):
 _PREPARED: set[tuple[int, object]] = set()
 
 
+class _DirectState:
+    """What the direct BCF path reads of a process's htslib state (vview._State): the
+    file's path and display name, the first record's offset, and the DirectReader kept on
+    it. A worker forked before htslib was loaded so needs neither pysam nor the header
+    parsed again."""
+
+    def __init__(self, path: str, display: str, after_header: int):
+        import types
+
+        self.s = types.SimpleNamespace(path=path, display=display)
+        self.after_header = after_header
+
+
+_DIRECT_STATES: dict[tuple, _DirectState] = {}
+
+
 def _prepared_state(task: _Task):
+    if task.direct_at is not None:
+        key = (os.getpid(), task.direct_at)
+        st = _DIRECT_STATES.get(key)
+        if st is None:
+            _DIRECT_STATES.clear()  # an earlier run's mapping is not kept
+            st = _DIRECT_STATES[key] = _DirectState(*task.direct_at[:3])
+        return st
     from gfcli.engine.variants import hts
     from gfcli.engine.variants import view as vview
 
@@ -728,6 +756,8 @@ def _primes(path: str, index, chunk_list) -> tuple:
 
 def compute(req: StatsRequest, inp) -> VariantStats:
     acc = _sites_fast(req, inp)
+    if acc is None:
+        acc = _cohort_fast(req, inp)
     if acc is not None:
         return acc
     return _compute(req, inp)
@@ -774,6 +804,86 @@ def _compute(req: StatsRequest, inp, sites_ok: bool = True, task_only: bool = Fa
     def hid(name: str) -> int:
         return L.bcf_hdr_id2int(probe.hdr, hts.BCF_DT_ID, name.encode())
 
+    settings, filter_ids, filter_missing = _settings(req, header_samples, defs, hid)
+    expr = None
+    if req.include is not None or req.exclude is not None:
+        from gfcli.engine.expr import compile_expr
+        from gfcli.engine.variants import filter as vfilter
+
+        text = req.include if req.include is not None else req.exclude
+        expr = vfilter.FilterSpec(text=text, exclude=req.exclude is not None)
+        # errors in the expression before any work (exit 2, as gfcli filter)
+        compile_expr(text, "variants", schema=vfilter.schema_from_header(
+            probe._header_text(probe.hdr)), exclude=expr.exclude)
+    after_header = probe.after_header
+    targets = vview._targets(req, [c for c in contigs if c])
+    regions = vview._regions(req, [c for c in contigs if c])
+    # without -s the samples are dropped at parse time, unless the expression reads them
+    direct = (DIRECT_BCF and inp.format == sniff.BCF and inp.compression == sniff.BGZF
+              and not is_stream and targets is None and expr is None and regions is None)
+    kernel_inputs = _kernel_inputs(settings, header_samples, defs, hid, filter_ids,
+                                   filter_missing, direct)
+    if is_stream:
+        vview._STATES[settings_v] = probe
+    else:
+        probe.close()
+        del vview._STATES[settings_v]
+    if regions is not None:
+        from gfcli.engine.regions import merge_regions
+
+        chunk_list = chunking.plan_region_chunks(merge_regions(regions))
+    elif is_stream or inp.compression != sniff.BGZF:
+        chunk_list = [chunking.Chunk.stream()]
+    else:
+        index = chunking.index_for(inp.name, inp.index)
+        if index is not None:
+            chunk_list = chunking.plan_offset_chunks(inp.name, index,
+                                                     _offset_chunk_bytes(inp.name))
+            primes = _primes(inp.name, index, chunk_list)
+        elif inp.format == sniff.VCF:
+            chunk_list = chunking.plan_text_chunks(inp.name)
+        else:
+            chunk_list = [chunking.Chunk.stream()]
+    display = "<STDIN>" if inp.is_stdin else inp.name
+    # sites statistics of BGZF VCF text: read by vsites, no vcf_parse (options that need
+    # samples, filters, expressions, targets, regions or other INFO tags keep htslib)
+    sites_text = (sites_ok and SITES_TEXT and inp.format == sniff.VCF
+                  and inp.compression == sniff.BGZF
+                  and not is_stream and regions is None and targets is None and expr is None
+                  and settings.samples is None and not req.apply_filters and not settings.user
+                  and not req.af_tag
+                  and all(c.kind == chunking.OFFSETS for c in chunk_list))
+    task = _Task(settings_v, settings, (display,), tuple(contigs), kernel_inputs, targets,
+                 None if settings.samples is not None or expr is not None else "", expr,
+                 direct, primes,
+                 (inp.name, inp.display, after_header, settings_v.run) if direct else None)
+    if task_only:
+        return task
+    if sites_text:
+        from gfcli.engine.stats import vsites
+
+        tabs = vsites.tables(len(header_samples), contigs, defs, after_header,
+                             settings.m_af, settings.af_bins, settings.depth)
+        return _run_sites(req, inp, settings, contigs, tabs, chunk_list, dict(primes),
+                          task)
+    parallel = not (len(chunk_list) == 1 and chunk_list[0].kind == chunking.STREAM)
+    from gfcli.engine.stats import vnative
+
+    vnative.preload()  # before the workers fork: they share the loaded code
+    if (direct and req.threads > 1 and len(chunk_list) > 1
+            and all(c.kind == chunking.OFFSETS for c in chunk_list)):
+        return _count_forked(lambda: task, chunk_list, req.threads, display)
+    with make_runner(req.threads if parallel else 1) as runner:
+        acc = merge_results(runner.map(task, chunk_list))
+    if acc is None:
+        acc = VariantStats(settings, [display], contigs)
+    return acc
+
+
+def _settings(req: StatsRequest, header_samples: list[str], defs: dict,
+              hid: Callable[[str], int]) -> tuple[Settings, list[int], bool]:
+    """The run's Settings, the FILTER ids of -f and whether -f names '.' (numpy only for
+    --af-bins and -u)."""
     samples = _samples(req, header_samples)
     lo, hi, step = _depth(req)
     af_bins = _parse_af_bins(req.af_bins) if req.af_bins else None
@@ -810,32 +920,34 @@ def _compute(req: StatsRequest, inp, sites_ok: bool = True, task_only: bool = Fa
         include=req.include,
         exclude=req.exclude,
     )
-    expr = None
-    if req.include is not None or req.exclude is not None:
-        from gfcli.engine.expr import compile_expr
-        from gfcli.engine.variants import filter as vfilter
+    return settings, filter_ids, filter_missing
 
-        text = req.include if req.include is not None else req.exclude
-        expr = vfilter.FilterSpec(text=text, exclude=req.exclude is not None)
-        # errors in the expression before any work (exit 2, as gfcli filter)
-        compile_expr(text, "variants", schema=vfilter.schema_from_header(
-            probe._header_text(probe.hdr)), exclude=expr.exclude)
+
+def _kernel_inputs(settings: Settings, header_samples: list[str], defs: dict,
+                   hid: Callable[[str], int], filter_ids: list[int], filter_missing: bool,
+                   direct: bool) -> tuple:
+    """vkernels.update's option arrays; `hid` gives htslib's BCF_DT_ID index of an ID."""
+    s = settings
+    users = s.user
     params = np.zeros(18, np.int64)
     params[0] = hid("DP")
     params[1] = hid("AC")
     params[2] = hid("AN")
-    params[3] = hid(req.af_tag) if req.af_tag else -1
+    params[3] = hid(s.af_tag) if s.af_tag else -1
     params[4] = hid("GT")
     params[5] = hid("DP") if ("FORMAT", "DP") in defs else -2
     params[6] = hid("AD") if ("FORMAT", "AD") in defs else -2
-    params[7] = m_af
-    params[8] = len(af_bins) if af_bins else 0
-    params[9] = 1 if samples is not None else 0
-    params[10], params[11], params[12] = lo, hi, step
-    params[13] = 1 if req.apply_filters else 0
+    params[7] = s.m_af
+    params[8] = len(s.af_bins) if s.af_bins else 0
+    params[9] = 1 if s.samples is not None else 0
+    params[10], params[11], params[12] = s.depth
+    params[13] = 1 if s.apply_filters else 0
     params[14] = 1 if filter_missing else 0
     params[15] = 1 if defs.get(("INFO", "DP")) == "Integer" else 0
-    params[16] = 1 if req.af_tag and defs.get(("INFO", req.af_tag)) == "Float" else 0
+    params[16] = 1 if s.af_tag and defs.get(("INFO", s.af_tag)) == "Float" else 0
+    # htslib's BCF reader ends a genotype at a type-missing value; read in place, the kernel
+    # does it (vkernels.P_GT_MISSING_ENDS)
+    params[17] = 1 if direct else 0
     if ("INFO", "DP") not in defs:
         params[0] = -2
     for k, tag in ((1, "AC"), (2, "AN")):
@@ -844,10 +956,10 @@ def _compute(req: StatsRequest, inp, sites_ok: bool = True, task_only: bool = Fa
     if ("FORMAT", "GT") not in defs:
         params[4] = -2
     index_of = {n: i for i, n in enumerate(header_samples)}
-    sample_idx = np.array([index_of[n] for n in samples] if samples else [], np.int64)
-    kernel_inputs = (
+    sample_idx = np.array([index_of[n] for n in s.samples] if s.samples else [], np.int64)
+    return (
         params,
-        np.asarray(af_bins or [], np.float32),
+        np.asarray(s.af_bins or [], np.float32),
         np.asarray(filter_ids, np.int64),
         sample_idx,
         np.array([hid(u[0]) for u in users], np.int64),
@@ -857,74 +969,23 @@ def _compute(req: StatsRequest, inp, sites_ok: bool = True, task_only: bool = Fa
         np.array([u[3] for u in users], np.float32),
         np.array([u[4] for u in users], np.int64),
     )
-    after_header = probe.after_header
-    targets = vview._targets(req, [c for c in contigs if c])
-    regions = vview._regions(req, [c for c in contigs if c])
-    if is_stream:
-        vview._STATES[settings_v] = probe
-    else:
-        probe.close()
-        del vview._STATES[settings_v]
-    if regions is not None:
-        from gfcli.engine.regions import merge_regions
 
-        chunk_list = chunking.plan_region_chunks(merge_regions(regions))
-    elif is_stream or inp.compression != sniff.BGZF:
-        chunk_list = [chunking.Chunk.stream()]
-    else:
-        index = chunking.index_for(inp.name, inp.index)
-        if index is not None:
-            chunk_list = chunking.plan_offset_chunks(inp.name, index,
-                                                     _offset_chunk_bytes(inp.name))
-            primes = _primes(inp.name, index, chunk_list)
-        elif inp.format == sniff.VCF:
-            chunk_list = chunking.plan_text_chunks(inp.name)
-        else:
-            chunk_list = [chunking.Chunk.stream()]
-    display = "<STDIN>" if inp.is_stdin else inp.name
-    # without -s the samples are dropped at parse time, unless the expression reads them
-    direct = (DIRECT_BCF and inp.format == sniff.BCF and inp.compression == sniff.BGZF
-              and not is_stream and targets is None and expr is None and regions is None)
-    # htslib's BCF reader ends a genotype at a type-missing value; read in place, the kernel
-    # does it (vkernels.P_GT_MISSING_ENDS)
-    params[17] = 1 if direct else 0
-    # sites statistics of BGZF VCF text: read by vsites, no vcf_parse (options that need
-    # samples, filters, expressions, targets, regions or other INFO tags keep htslib)
-    sites_text = (sites_ok and SITES_TEXT and inp.format == sniff.VCF
-                  and inp.compression == sniff.BGZF
-                  and not is_stream and regions is None and targets is None and expr is None
-                  and samples is None and not req.apply_filters and not users
-                  and not req.af_tag
-                  and all(c.kind == chunking.OFFSETS for c in chunk_list))
-    task = _Task(settings_v, settings, (display,), tuple(contigs), kernel_inputs, targets,
-                 None if samples is not None or expr is not None else "", expr, direct,
-                 primes)
-    if task_only:
-        return task
-    if sites_text:
-        from gfcli.engine.stats import vsites
 
-        tabs = vsites.tables(len(header_samples), contigs, defs, after_header, m_af,
-                             af_bins, (lo, hi, step))
-        return _run_sites(req, inp, settings, contigs, tabs, chunk_list, dict(primes),
-                          task)
-    parallel = not (len(chunk_list) == 1 and chunk_list[0].kind == chunking.STREAM)
-    from gfcli.engine.stats import vnative
-
-    vnative.preload()  # before the workers fork: they share the loaded code
-    if (direct and req.threads > 1 and len(chunk_list) > 1
-            and all(c.kind == chunking.OFFSETS for c in chunk_list)):
-        return _count_forked(task, chunk_list, req.threads, display)
-    with make_runner(req.threads if parallel else 1) as runner:
-        acc = merge_results(runner.map(task, chunk_list))
-    if acc is None:
-        acc = VariantStats(settings, [display], contigs)
-    return acc
+def _large_allocations_mapped() -> None:
+    """Large arrays from fresh mappings, zero pages until written: glibc raises its mmap
+    threshold to the size of a freed mapped block, so after the first chunk's 3.8 MB QUAL
+    arrays are freed, the next chunk's come from the heap and calloc writes zeros over
+    them (11 MB touched a VariantStats, two alive at once: +24 MB RSS a process)."""
+    try:
+        ctypes.CDLL(None).mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD: fixed at 1 MiB
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def _count_claims(task: _Task, chunk_list, claim) -> tuple[VariantStats | None, dict]:
     """The chunks `claim` hands this process, added into one VariantStats, and each
     chunk's float VAF sums apart (by chunk number: see `_count_forked`)."""
+    _large_allocations_mapped()
     acc: VariantStats | None = None
     dvaf: dict[int, np.ndarray] = {}
     while (k := claim()) is not None:
@@ -937,16 +998,25 @@ def _count_claims(task: _Task, chunk_list, claim) -> tuple[VariantStats | None, 
     return acc, dvaf
 
 
-def _count_forked(task: _Task, chunk_list, threads: int, display: str) -> VariantStats:
+def _count_forked(task_of: Callable[[], _Task], chunk_list, threads: int,
+                  display: str, own_work: Callable[[], None] | None = None) -> VariantStats:
     """The direct BCF path with -@ N: this process and N - 1 forked ones (`forkrun`) take
     chunks in turn, each adding them into one VariantStats that it sends back once, so the
-    parent merges N of them rather than one a chunk (and counts too rather than wait)."""
+    parent merges N of them rather than one a chunk (and counts too rather than wait).
+    Each process makes its task with `task_of()` before its first chunk; the parent runs
+    `own_work()` (its imports) first."""
     from gfcli.engine import forkrun
 
     processes = min(threads, max(1, os.cpu_count() or 1) * 4)  # as execute.make_runner
     forked = forkrun.Forked(len(chunk_list), processes,
-                            lambda claim, slot: _count_claims(task, chunk_list, claim),
+                            lambda claim, slot: _count_claims(task_of(), chunk_list, claim),
                             display=display)
+    if own_work is not None:
+        try:
+            own_work()
+        except BaseException:  # Ctrl-C (or an error) before the wait: the workers stop too
+            forked.kill()
+            raise
     acc: VariantStats | None = None
     dvaf: dict[int, np.ndarray] = {}
     for part, sums in forked.wait():
@@ -958,6 +1028,7 @@ def _count_forked(task: _Task, chunk_list, threads: int, display: str) -> Varian
         else:
             acc += part
     if acc is None:
+        task = task_of()
         return VariantStats(task.settings, list(task.files), list(task.contigs))
     # float sums depend on the order they are added in: in chunk order, as the serial
     # runner's merge adds them, so that every -@ prints the same digits
@@ -969,6 +1040,57 @@ def _count_forked(task: _Task, chunk_list, threads: int, display: str) -> Varian
             total += dvaf[k]
     acc.a["dvaf"] = total
     return acc
+
+
+def _cohort_fast(req: StatsRequest, inp) -> VariantStats | None:
+    """-@ N on an indexed BGZF BCF file (the direct path) with its header read here
+    (vcfheader) rather than by htslib: the workers fork before numpy is imported or
+    htslib loaded, and count while this process loads them. None when this does not
+    apply (an option that needs htslib's reader, or numpy to set up; an unusual header;
+    one chunk): `_compute` then."""
+    from gfcli.engine import chunks as chunking
+    from gfcli.engine import sniff
+
+    if not (DIRECT_BCF and req.threads > 1 and inp.format == sniff.BCF
+            and inp.compression == sniff.BGZF and inp.splittable and not inp.is_stdin
+            and req.include is None and req.exclude is None and not req.regions
+            and not req.regions_file and not req.targets and not req.targets_file
+            and not req.af_bins and not req.user_tstv
+            and (req.samples is None or req.samples_file is None)):
+        return None
+    from gfcli.engine.stats import vcfheader
+
+    hdr = vcfheader.read_bcf_header(inp.name)
+    if hdr is None or (req.af_tag and ("INFO", req.af_tag) not in hdr.defs):
+        return None  # (htslib's path words the error)
+    index = chunking.index_for(inp.name, inp.index)
+    if index is None:
+        return None
+    chunk_list = chunking.plan_offset_chunks(inp.name, index, _offset_chunk_bytes(inp.name))
+    if len(chunk_list) < 2 or not all(c.kind == chunking.OFFSETS for c in chunk_list):
+        return None
+    samples = list(hdr.samples)
+    settings, filter_ids, filter_missing = _settings(req, samples, hdr.defs, hdr.hid)
+    primes = _primes(inp.name, index, chunk_list)
+    where = (inp.name, inp.display, hdr.after_header, os.urandom(8).hex())
+    made: list[_Task] = []
+
+    def task_of() -> _Task:
+        if not made:  # numpy's first use: in each process after the fork
+            inputs = _kernel_inputs(settings, samples, hdr.defs, hdr.hid, filter_ids,
+                                    filter_missing, True)
+            made.append(_Task(None, settings, (inp.name,), hdr.contigs, inputs, None,
+                              None if settings.samples is not None else "", None, True,
+                              primes, where))
+        return made[0]
+
+    def own_work() -> None:
+        from gfcli.engine.stats import vnative, vtext
+
+        vnative.preload()  # numpy, and the kernels
+        vtext.htslib_version()
+
+    return _count_forked(task_of, chunk_list, req.threads, inp.name, own_work)
 
 
 def _depth(req: StatsRequest) -> tuple[int, int, int]:
