@@ -1074,23 +1074,46 @@ def _cohort_fast(req: StatsRequest, inp) -> VariantStats | None:
     primes = _primes(inp.name, index, chunk_list)
     where = (inp.name, inp.display, hdr.after_header, os.urandom(8).hex())
     made: list[_Task] = []
+    parent = os.getpid()
+    # the workers load the kernels once this process has (it closes its end then): on a
+    # machine where they are not built yet, one process builds them, not N at once
+    ready: list[int | None] = list(os.pipe())  # read end, write end (None: closed)
+
+    def close(end: int) -> None:
+        fd = ready[end]
+        if fd is not None:
+            ready[end] = None
+            os.close(fd)
 
     def task_of() -> _Task:
         if not made:  # numpy's first use: in each process after the fork
+            child = os.getpid() != parent
+            if child:
+                close(1)
             inputs = _kernel_inputs(settings, samples, hdr.defs, hdr.hid, filter_ids,
                                     filter_missing, True)
+            if child:
+                os.read(ready[0], 1)  # the end of the pipe: the parent has loaded them
+                close(0)
             made.append(_Task(None, settings, (inp.name,), hdr.contigs, inputs, None,
                               None if settings.samples is not None else "", None, True,
                               primes, where))
         return made[0]
 
     def own_work() -> None:
+        from gfcli.engine import bgzf_native
         from gfcli.engine.stats import vnative, vtext
 
         vnative.preload()  # numpy, and the kernels
+        bgzf_native.available()
+        close(1)
         vtext.htslib_version()
 
-    return _count_forked(task_of, chunk_list, req.threads, inp.name, own_work)
+    try:
+        return _count_forked(task_of, chunk_list, req.threads, inp.name, own_work)
+    finally:
+        close(0)
+        close(1)
 
 
 def _depth(req: StatsRequest) -> tuple[int, int, int]:
