@@ -8,8 +8,12 @@ parser: `vsites` counts the inflated lines with one precompiled kernel in forked
 and hands a chunk back to the htslib path at the first line it cannot read exactly. Their
 header is read by `vcfheader` (htslib's for anything unusual), so neither pysam nor numpy
 is imported before the workers start, and bcftools' text is printed without numpy
-(`SitesText`). Chunk results are added with `+=`, in any order, so `-@ N` equals `-@ 1`
-and JSON partials of shards merge into what one pass prints.
+(`SitesText`). A BGZF BCF with -@ N is read in place (`vbcfdirect`) by this process and
+N - 1 forked ones (`forkrun`: chunks claimed from a pipe, one VariantStats a process sent
+back once), forked right after `vcfheader` has read the header, before numpy or htslib is
+loaded (`_cohort_fast`; htslib's header and the late fork for anything unusual). Chunk
+results are added with `+=`, in any order (float VAF sums in chunk order), so `-@ N`
+equals `-@ 1` and JSON partials of shards merge into what one pass prints.
 
 The text output is bcftools 1.24's: sections ID, SN, TSTV, SiS, AF, QUAL, [USR], IDD, ST,
 DP and, with -s/-S, PSC, PSI, HWE and VAF (when the header defines FORMAT/AD). Only the
