@@ -210,6 +210,15 @@ class VariantStats:
         """How far array `name` may hold counts (None: all of it)."""
         return self.qual_hi if name in _QUAL_ARRAYS else None
 
+    def clear(self) -> None:
+        """Zero every counter, to count another chunk into these arrays: a fresh
+        VariantStats a chunk cost ~14 MB of new pages, faulted in and zeroed by the
+        kernel as the chunk first wrote them (1.6 % of a cohort run's CPU)."""
+        for name, arr in self.a.items():
+            flat = arr.reshape(-1)
+            flat[:self._hi(name)] = 0
+        self.qual_hi = 0
+
     def __iadd__(self, other: VariantStats) -> VariantStats:
         if not isinstance(other, VariantStats):
             return NotImplemented
@@ -422,8 +431,10 @@ class _Task:
     # reads of htslib's state: htslib is then not opened (`_prepared_state`)
     direct_at: tuple | None = None
 
-    def __call__(self, chunk) -> VariantStats:
-        acc = VariantStats(self.settings, list(self.files), list(self.contigs))
+    def __call__(self, chunk, into: VariantStats | None = None) -> VariantStats:
+        """The chunk's statistics, counted into `into` (zero) when given."""
+        acc = into if into is not None else VariantStats(self.settings, list(self.files),
+                                                         list(self.contigs))
         prime = dict(self.primes).get(chunk.start) if chunk.start is not None else None
         ring = new_ring()
         if prime is not None and prime < chunk.start:
@@ -434,7 +445,7 @@ class _Task:
             ring = new_ring(unset=True)
             if not self._count(chunk, acc, ring, stop_on_unset=True):
                 return acc
-            acc = VariantStats(self.settings, list(self.files), list(self.contigs))
+            acc.clear()
             ring = new_ring()
             before = dataclasses.replace(chunk, start=prime, end=chunk.start)
             self._count(before, acc, ring, typed_skip=True)
@@ -991,14 +1002,17 @@ def _count_claims(task: _Task, chunk_list, claim) -> tuple[VariantStats | None, 
     chunk's float VAF sums apart (by chunk number: see `_count_forked`)."""
     _large_allocations_mapped()
     acc: VariantStats | None = None
+    spare: VariantStats | None = None  # a merged chunk's arrays, zeroed for the next one
     dvaf: dict[int, np.ndarray] = {}
     while (k := claim()) is not None:
-        part = task(chunk_list[k])
+        part = task(chunk_list[k], into=spare)
         dvaf[k] = part.a["dvaf"].copy()  # (the first part's array is added to)
         if acc is None:
             acc = part
         else:
             acc += part
+            part.clear()
+            spare = part
     return acc, dvaf
 
 
