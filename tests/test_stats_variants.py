@@ -204,3 +204,24 @@ def test_merge_rejects_other_settings(data, tmp_path):
                          text=True, check=False)
     assert run.returncode == 2
     assert "different options" in run.stderr
+
+
+def test_all_samples_of_a_file_without_samples_is_refused(tmp_path):
+    """bcftools 1.24 stats -s - on a sites-only file: 'No sample columns', an error."""
+    path = tmp_path / "sites.vcf"
+    path.write_text("##fileformat=VCFv4.2\n##contig=<ID=chr1,length=1000>\n"
+                    "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                    "chr1\t10\t.\tA\tC\t50\tPASS\t.\n")
+    code = ("import sys\nfrom pysam import bcftools\n"
+            "try:\n    bcftools.stats(*sys.argv[1:])\nexcept Exception as e:\n"
+            "    print(e)\n    sys.exit(1)\n")
+    ref = subprocess.run([sys.executable, "-c", code, "-s", "-", str(path)],
+                         capture_output=True, text=True, check=False)
+    assert ref.returncode == 1 and "No sample columns" in ref.stdout
+    for name in (str(path), vd.to_bcf(vd.write_vcf(str(tmp_path / "s.vcf"), path.read_text()),
+                                      str(tmp_path / "s.bcf"))):
+        for threads in ("1", "2"):
+            run = subprocess.run(["gfcli", "stats", "-s", "-", "-@", threads, name],
+                                 capture_output=True, text=True, check=False)
+            assert run.returncode == 2 and run.stdout == "", (name, run.stderr)
+            assert "no sample columns" in run.stderr

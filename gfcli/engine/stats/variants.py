@@ -703,6 +703,8 @@ def _samples(req: StatsRequest, header_samples: list[str]) -> list[str] | None:
     if spec is None:
         return None
     if spec == "-" and not is_file:
+        if not header_samples:  # bcftools 1.24: "No sample columns in FILE", an error
+            raise UsageError("no sample columns in the input")
         return list(header_samples)
     exclude = spec.startswith("^")
     body = spec[1:] if exclude else spec
