@@ -138,14 +138,11 @@ def test_kill_before_wait():
 
 pysam = pytest.importorskip("pysam")
 import test_stats_cohort_fast as cf  # noqa: E402
-import variant_data as vd  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory):
-    d = tmp_path_factory.mktemp("forkrun")
-    plain = vd.write_vcf(str(d / "c.vcf"), cf._cohort(13, 3000, 40, "mixed"))
-    return vd.to_bcf(plain, str(d / "c.bcf"))
+    return cf.bcf_cohort(tmp_path_factory, "forkrun", 13, 3000, 40, "mixed")
 
 
 def _gfcli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -13,16 +13,13 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import test_stats_cohort_fast as cf  # noqa: E402
-import variant_data as vd  # noqa: E402
 
 np = pytest.importorskip("numpy")
 
 
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory):
-    d = tmp_path_factory.mktemp("stats_direct")
-    plain = vd.write_vcf(str(d / "c.vcf"), cf._cohort(11, 1200, 30, "mixed"))
-    return vd.to_bcf(plain, str(d / "c.bcf"))
+    return cf.bcf_cohort(tmp_path_factory, "stats_direct", 11, 1200, 30, "mixed")
 
 
 def _record_offsets(path: str) -> list[int]:

@@ -52,6 +52,15 @@ def _genotype(rng: random.Random, n_alt: int, ploidy: int, phased: bool) -> str:
     return ("|" if phased else "/").join(map(str, alleles))
 
 
+def bcf_cohort(tmp_path_factory, name: str, seed: int, n_records: int, n_samples: int,
+               ploidy: str) -> str:
+    """An indexed BCF of `_cohort(...)` in a fresh temporary directory (module fixtures of
+    the cohort statistics tests)."""
+    d = tmp_path_factory.mktemp(name)
+    plain = vd.write_vcf(str(d / "c.vcf"), _cohort(seed, n_records, n_samples, ploidy))
+    return vd.to_bcf(plain, str(d / "c.bcf"))
+
+
 def _cohort(seed: int, n_records: int, n_samples: int, ploidy: str) -> str:
     rng = random.Random(seed)
     names = [f"S{i + 1}" for i in range(n_samples)]
