@@ -197,12 +197,32 @@ def test_native_loop_stops_at_an_unset_ring_entry(cohort):
     assert stops  # the generated cohort has symbolic ALTs at range starts
 
 
-def test_native_loop_errors_name_the_file(cohort, tmp_path):
-    """A damaged block met by the C loop, and a file cut inside a record: the batch
-    path's one-line messages."""
+def _error_messages(task, path: str, display: str, start: int) -> list[str]:
+    """The DataError messages of counting `path` from `start` by the C loop, then by the
+    batch loop (each must raise)."""
     from gfcli.engine.errors import DataError
     from gfcli.engine.stats import variants as V
     from gfcli.engine.stats import vbcfcount, vbcfdirect
+
+    messages = []
+    for native in (True, False):
+        reader = vbcfdirect.DirectReader(path, display)
+        acc = V.VariantStats(task.settings, ["x"], list(task.contigs))
+        with pytest.raises(DataError) as err:
+            if native:
+                if vbcfcount.count_range(reader, acc, task.kernel_inputs, V.new_ring(),
+                                         start, None) is None:
+                    pytest.skip("no native loop here")
+            else:
+                for batch in reader.batches(start, None):
+                    acc.update(batch, task.kernel_inputs)
+        messages.append(str(err.value))
+    return messages
+
+
+def test_native_loop_errors_name_the_file(cohort, tmp_path):
+    """A damaged block met by the C loop, and a file cut inside a record: the batch
+    path's one-line messages."""
 
     task = _task(cohort)
     offsets = _record_offsets(cohort)
@@ -212,17 +232,28 @@ def test_native_loop_errors_name_the_file(cohort, tmp_path):
     bad[last + 30] ^= 0xFF  # inside the deflate stream (or its CRC check fails)
     damaged = tmp_path / "bad.bcf"
     damaged.write_bytes(bad)
-    messages = []
-    for native in (True, False):
-        reader = vbcfdirect.DirectReader(str(damaged), "bad.bcf")
-        acc = V.VariantStats(task.settings, ["x"], list(task.contigs))
-        with pytest.raises(DataError) as err:
-            if native:
-                if vbcfcount.count_range(reader, acc, task.kernel_inputs, V.new_ring(),
-                                         offsets[0], None) is None:
-                    pytest.skip("no native loop here")
-            else:
-                for batch in reader.batches(offsets[0], None):
-                    acc.update(batch, task.kernel_inputs)
-        messages.append(str(err.value))
+    messages = _error_messages(task, str(damaged), "bad.bcf", offsets[0])
     assert messages[0] == messages[1] and "bad.bcf" in messages[0], messages
+
+
+def test_record_cut_by_the_end_of_the_file(cohort, tmp_path):
+    """A BCF whose BGZF data ends inside a record: the C loop and the batch loop give the
+    same one-line message, and the command exits 1 with it and no traceback."""
+    import subprocess
+
+    import pysam
+
+
+    with pysam.BGZFile(cohort, "rb") as handle:
+        data = handle.read()
+    cut = tmp_path / "cut.bcf"
+    with pysam.BGZFile(str(cut), "wb") as handle:
+        handle.write(data[:len(data) - 100])  # the last record loses its end
+    first = _record_offsets(str(cut))[0]  # (its blocks are not the original's)
+    task = _task(cohort)
+    messages = _error_messages(task, str(cut), "cut.bcf", first)
+    assert messages[0] == messages[1] and "truncated BCF record" in messages[0], messages
+    run = subprocess.run(["gfcli", "stats", "-s", "-", str(cut)], capture_output=True,
+                         text=True, check=False)
+    assert run.returncode == 1 and run.stdout == ""
+    assert len(run.stderr.splitlines()) == 1 and "truncated BCF record" in run.stderr

@@ -56,26 +56,24 @@ _RUN_ARGS = [_P, _P, _P, _P, _I64, _I64, _P, _I64, _I64, _P, _P, _I64, _P]
 _SPAN_ARGS = [_P, _I64, _I64, _I64, _I64, _P]
 
 
+# the run function's error codes in the Python path's wording (bgzf.block_size,
+# _MappedBlocks, bgzf.Inflater); {a} the block's address, {v} its bad value
+_MESSAGES = {
+    -1: "not a BGZF block at byte {a}",
+    -2: "truncated BGZF block header at byte {a}",
+    -3: "gzip block without a BGZF size field at byte {a}",
+    -4: "truncated BGZF block at byte {a}",
+    -5: "BGZF block at byte {a}: bad uncompressed size {v}",
+    -6: "BGZF block at byte {a}: bad block size {v}",
+    -7: "BGZF block at byte {a}: corrupt deflate data",
+    -8: "BGZF block at byte {a}: CRC32 mismatch",
+}
+
+
 def error_message(code: int, address: int, value: int) -> str:
-    """The Python path's wording (bgzf.block_size, _MappedBlocks, bgzf.Inflater) for an
-    error code of the run function."""
-    if code == -1:
-        return f"not a BGZF block at byte {address}"
-    if code == -2:
-        return f"truncated BGZF block header at byte {address}"
-    if code == -3:
-        return f"gzip block without a BGZF size field at byte {address}"
-    if code == -4:
-        return f"truncated BGZF block at byte {address}"
-    if code == -5:
-        return f"BGZF block at byte {address}: bad uncompressed size {value}"
-    if code == -6:
-        return f"BGZF block at byte {address}: bad block size {value}"
-    if code == -7:
-        return f"BGZF block at byte {address}: corrupt deflate data"
-    if code == -8:
-        return f"BGZF block at byte {address}: CRC32 mismatch"
-    return f"BGZF block at byte {address}: error {code}"
+    """What error code `code` of the run function means, for the block at `address`."""
+    text = _MESSAGES.get(code, "BGZF block at byte {a}: error " + str(code))
+    return text.format(a=address, v=value)
 
 
 class _Library:
